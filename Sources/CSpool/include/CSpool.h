@@ -1,0 +1,3 @@
+#ifndef CSPOOL_H
+#define CSPOOL_H
+#endif

@@ -1,0 +1,6 @@
+import ArgumentParser
+
+@main
+struct SpoolCommand: ParsableCommand {
+  func run() {}
+}
