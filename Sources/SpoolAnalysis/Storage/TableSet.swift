@@ -1,0 +1,54 @@
+// The writers of every derived table, in one place: the trackers append rows here and never
+// see SQL. Column lists mirror schema/tables.sql (a mismatch fails at `prepare`).
+
+/// One `TableWriter` per derived table.
+final class TableSet {
+    let goroutines: TableWriter
+    let threads: TableWriter
+    let states: TableWriter
+    let slices: TableWriter
+    let schedLatency: TableWriter
+    let syscalls: TableWriter
+    let preemptions: TableWriter
+    let threadCount: TableWriter
+    let idleWhileRunnable: TableWriter
+    let steals: TableWriter
+    let lostEvents: TableWriter
+
+    init(database db: Database) throws {
+        goroutines = try TableWriter(database: db, table: "goroutines", columns: [
+            "g", "parent_g", "created_ns", "ended_ns", "exec_ns", "runnable_ns", "blocked_ns",
+            "syscall_ns", "slices", "max_latency_ns"])
+        threads = try TableWriter(database: db, table: "threads", columns: [
+            "m", "created_ns", "exited_ns", "cause", "first_seen_ns"])
+        states = try TableWriter(database: db, table: "states", columns: [
+            "g", "state", "start_ns", "end_ns", "p", "m", "reason"])
+        slices = try TableWriter(database: db, table: "slices", columns: [
+            "p", "m", "g", "start_ns", "end_ns", "end_reason"])
+        schedLatency = try TableWriter(database: db, table: "sched_latency", columns: [
+            "g", "ready_ns", "start_ns", "latency_ns", "cause", "p"])
+        syscalls = try TableWriter(database: db, table: "syscalls", columns: [
+            "g", "m", "p", "start_ns", "end_ns", "handoff"])
+        preemptions = try TableWriter(database: db, table: "preemptions", columns: [
+            "g", "p", "requested_ns", "delivered_ns", "delay_ns", "kind"])
+        threadCount = try TableWriter(database: db, table: "thread_count", columns: [
+            "ts_ns", "threads", "in_syscall"])
+        idleWhileRunnable = try TableWriter(database: db, table: "idle_while_runnable", columns: [
+            "start_ns", "end_ns", "idle_ps", "runnable_gs"])
+        steals = try TableWriter(database: db, table: "steals", columns: [
+            "ts_ns", "p", "from_p", "count"])
+        lostEvents = try TableWriter(database: db, table: "lost_events", columns: [
+            "ts_ns", "owner_kind", "owner_id", "count"])
+    }
+
+    /// Every writer, for flushing and row counts.
+    var all: [TableWriter] {
+        [goroutines, threads, states, slices, schedLatency, syscalls, preemptions, threadCount,
+         idleWhileRunnable, steals, lostEvents]
+    }
+
+    /// Writes every buffered row.
+    func flush() throws {
+        for w in all { try w.flush() }
+    }
+}

@@ -1,0 +1,70 @@
+-- Spool trace analysis: views over schema/tables.sql (source of truth, loaded by the importer).
+-- Views cannot take parameters: thresholds are fixed here (10 ms, the default of
+-- `spool summary --threshold`); use the tables directly for other values. Percentiles are not
+-- computed here (nearest-rank percentiles in SQL need a sort per query): `spool summary`
+-- computes them from the index on sched_latency(cause, latency_ns).
+
+-- Scheduling latency by cause, with the cause's name.
+CREATE VIEW latency_by_cause AS
+SELECT
+    c.code                    AS cause,       -- latency_causes.code
+    c.name                    AS cause_name,  -- latency_causes.name
+    count(l.latency_ns)       AS count,       -- runnable intervals that ended in a GoStart
+    coalesce(sum(l.latency_ns), 0) AS total_ns, -- summed latency, ns
+    avg(l.latency_ns)         AS avg_ns,      -- mean latency, ns (NULL if none)
+    max(l.latency_ns)         AS max_ns       -- longest latency, ns (NULL if none)
+FROM latency_causes AS c
+LEFT JOIN sched_latency AS l ON l.cause = c.code
+GROUP BY c.code
+ORDER BY c.code;
+
+-- Goroutines that waited at least 10 ms in a run queue at least once (starvation, long waits).
+CREATE VIEW starved_goroutines AS
+SELECT
+    g,                                  -- goroutine
+    count(*)        AS long_waits,      -- runnable waits >= 10 ms
+    max(latency_ns) AS max_wait_ns,     -- the longest, ns
+    sum(latency_ns) AS total_wait_ns    -- their sum, ns
+FROM sched_latency
+WHERE latency_ns >= 10000000
+GROUP BY g
+ORDER BY max_wait_ns DESC;
+
+-- Running slices longer than 10 ms (the default preemption quantum), with the slice's end.
+CREATE VIEW long_slices AS
+SELECT
+    s.p, s.m, s.g, s.start_ns, s.end_ns,        -- as in slices
+    s.end_ns - s.start_ns AS duration_ns,       -- slice length, ns
+    r.name                AS end_reason_name    -- slice_end_reasons.name
+FROM slices AS s
+JOIN slice_end_reasons AS r ON r.code = s.end_reason
+WHERE s.end_ns - s.start_ns > 10000000
+ORDER BY duration_ns DESC;
+
+-- Thread growth: every thread in order of appearance, why it was created, and how many
+-- threads were alive right after it appeared.
+CREATE VIEW thread_growth AS
+SELECT
+    t.m,                                           -- thread id
+    coalesce(t.created_ns, t.first_seen_ns) AS appeared_ns, -- creation (or first sighting), ns
+    t.created_ns,                                  -- ThreadCreate time, ns (NULL: existed before)
+    t.exited_ns,                                   -- ThreadExit time, ns (NULL: alive at end)
+    coalesce(c.name, 'unknown') AS cause_name,     -- thread_causes.name
+    (SELECT tc.threads FROM thread_count AS tc
+      WHERE tc.ts_ns <= coalesce(t.created_ns, t.first_seen_ns)
+      ORDER BY tc.ts_ns DESC, tc.rowid DESC LIMIT 1) AS threads_after -- live threads then
+FROM threads AS t
+LEFT JOIN thread_causes AS c ON c.code = t.cause
+ORDER BY appeared_ns, t.m;
+
+-- States with names: the state, and the reason's name (block reason or latency cause).
+CREATE VIEW states_named AS
+SELECT
+    s.g, s.start_ns, s.end_ns, s.p, s.m,       -- as in states
+    s.end_ns - s.start_ns AS duration_ns,      -- interval length, ns
+    st.name AS state_name,                     -- g_states.name
+    CASE s.state WHEN 2 THEN br.name WHEN 0 THEN lc.name END AS reason_name -- block reason / latency cause
+FROM states AS s
+JOIN g_states AS st ON st.code = s.state
+LEFT JOIN block_reasons AS br ON s.state = 2 AND br.code = s.reason
+LEFT JOIN latency_causes AS lc ON s.state = 0 AND lc.code = s.reason;
