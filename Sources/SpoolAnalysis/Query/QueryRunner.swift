@@ -36,12 +36,10 @@ public enum QueryRunner {
 
     /// Runs every statement of `sql`; returns the rows of the last one that has columns.
     public static func execute(_ db: Database, sql: String) throws -> Result {
-        let statements = try db.prepareAll(sql)
-        guard !statements.isEmpty else {
-            throw SQLiteError(code: 1, message: "no SQL statement to run", sql: sql)
-        }
         var result = Result(columns: [], rows: [])
-        for stmt in statements {
+        var statements = 0
+        try db.forEachStatement(sql) { stmt in
+            statements += 1
             let n = stmt.columnCount
             var rows: [[SQLValue]] = []
             while try stmt.step() {
@@ -53,6 +51,9 @@ public enum QueryRunner {
             if n > 0 {
                 result = Result(columns: (0..<n).map { stmt.columnName($0) }, rows: rows)
             }
+        }
+        guard statements > 0 else {
+            throw SQLiteError(code: 1, message: "no SQL statement to run", sql: sql)
         }
         return result
     }

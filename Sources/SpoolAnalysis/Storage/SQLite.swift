@@ -103,8 +103,17 @@ public final class Database {
     }
 
     /// Compiles every statement of `sql`, in order (empty statements and comments are skipped).
+    /// Statements that depend on earlier ones (a table created by the first) need
+    /// `forEachStatement`, which compiles each one only after the previous one ran.
     public func prepareAll(_ sql: String) throws -> [Statement] {
         var result: [Statement] = []
+        try forEachStatement(sql) { result.append($0) }
+        return result
+    }
+
+    /// Compiles the statements of `sql` one at a time, calling `body` with each before the next
+    /// is compiled (so `body` can run it first).
+    public func forEachStatement(_ sql: String, _ body: (Statement) throws -> Void) throws {
         try sql.withCString { start in
             var cursor: UnsafePointer<CChar>? = start
             while let current = cursor, current.pointee != 0 {
@@ -116,11 +125,10 @@ public final class Database {
                     // SAFETY: `current` points into the NUL-terminated copy of `sql`.
                     throw error(code: rc, sql: String(cString: current))
                 }
-                if let stmt { result.append(Statement(database: self, handle: stmt)) }
+                if let stmt { try body(Statement(database: self, handle: stmt)) }
                 cursor = tail
             }
         }
-        return result
     }
 
     /// Sets a pragma: `PRAGMA name = value`.
