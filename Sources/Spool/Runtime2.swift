@@ -1,0 +1,220 @@
+// The runtime's data structures: G, M, P and sched (Go's runtime2.go).
+//
+// A G is a goroutine: a C context (`spool_gctx`: saved sp, exclusivity set, errno, stack) and
+// the scheduler's bookkeeping. An M is an OS thread with its own scheduler stack (g0: the
+// pthread's stack). A P is a logical processor: an M must hold one to run goroutines; it owns
+// a local run queue and a trace buffer. `Sched` is one runtime instance (one `Runtime.run`):
+// the global run queue, the idle P and M lists, the spinning count, timers.
+//
+// Everything lives in manually allocated memory addressed through typed pointers (`GPtr`,
+// `MPtr`, `PPtr`, `SchedPtr`): never in Swift class properties, because a class property passed
+// `inout` across a switch leaves a dynamic exclusivity access open on the old thread
+// (runtime-feasibility Q5). Structures are never freed while any thread might still touch them:
+// G structs are recycled through the free list; a finished runtime's sched, Ps and Ms are
+// leaked when an abandoned goroutine still occupies one of its threads ("Abandoned, not freed").
+//
+// Ownership rules (who may write what) are stated on each field. "owner" of a P means the M
+// whose `p` it is; "sched.lock" means the field is guarded by `Sched.lock`.
+
+import CSpool
+import Synchronization
+import SpoolTraceFormat
+
+typealias GPtr = UnsafeMutablePointer<G>
+typealias MPtr = UnsafeMutablePointer<M>
+typealias PPtr = UnsafeMutablePointer<P>
+typealias SchedPtr = UnsafeMutablePointer<Sched>
+
+/// G status, as Go's `_Gidle` … `_Gdead`. Ownership: the status is written only by the M that
+/// runs the G, or by the waker holding the lock the G parked under ("Unlock on g0").
+enum GStatus: UInt8 {
+    case idle, runnable, running, waiting, dead
+}
+
+/// A goroutine.
+struct G {
+    /// C context: saved registers' sp, exclusivity set, errno, stack. Allocated once per G
+    /// struct and reused with it.
+    let ctx: UnsafeMutablePointer<spool_gctx>
+    /// Goroutine id, from 1 in each runtime instance. 0 while free.
+    var goid: UInt64 = 0
+    var status: GStatus = .idle
+    /// Link in the global run queue, the free list, or a sync primitive's waiter list
+    /// (exactly one at a time: a G is in at most one queue).
+    var schedlink: GPtr? = nil
+    /// The M running this G (nil unless running).
+    var m: MPtr? = nil
+    /// The body: an `Unmanaged<GoBody>` retained until the body returns.
+    var fn: UnsafeMutableRawPointer? = nil
+    /// Requested usable stack bytes; the stack itself is taken at first execute.
+    var stackSize: Int = 0
+    /// Trace sequence number (schema/trace-format.md, "Ordering").
+    var traceSeq: UInt64 = 0
+    /// Set by a waker: the sudog that completed (channels, select).
+    var param: UnsafeMutableRawPointer? = nil
+    /// The runtime instance the G belongs to: a waker from a later instance ignores it.
+    var gen: UInt64 = 0
+    var isMain: Bool = false
+}
+
+/// What a G asked its M's g0 to do after switching away (Go's `mcall(fn)` argument).
+enum GoAction: UInt8 {
+    case none, park, gosched, exit
+}
+
+/// A thread.
+struct M {
+    /// M id, from 1 in each runtime instance.
+    let id: Int64
+    let sched: SchedPtr
+    /// g0: this thread's own stack, which runs `schedule`.
+    let g0: UnsafeMutablePointer<spool_gctx>
+    /// The G running on this M (nil on g0). Written by this M only.
+    var curg: GPtr? = nil
+    /// The attached P, or nil. Written by this M only (acquirep/releasep).
+    var p: PPtr? = nil
+    /// A P handed over by `startm`, taken by this M when it wakes.
+    var nextp: PPtr? = nil
+    /// Whether this M is spinning (looking for work; counted in `sched.nmspinning`).
+    var spinning: Bool = false
+    /// Parked idle Ms sleep here.
+    let park: Note
+    /// Link in `sched.midle`. sched.lock.
+    var schedlink: MPtr? = nil
+    /// Set while parked in `sched.midle`. sched.lock.
+    var idle: Bool = false
+    /// The action the current G requested when it switched to g0, and its argument.
+    var action: GoAction = .none
+    var unlockf: (@convention(c) (UnsafeMutableRawPointer?) -> Void)? = nil
+    var unlockArg: UnsafeMutableRawPointer? = nil
+    /// Per-M fast random state (stealing order).
+    var rand: UInt64
+    /// Thread cause for the trace.
+    var cause: ThreadCause
+    /// The M's own trace buffer, for events with no P.
+    let trace: UnsafeMutablePointer<TraceOwner>
+    /// No-preemption counter (Go's `m.locks`); reserved for async preemption (issue 4):
+    /// runtime code that must not be preempted increments it.
+    var locks: Int32 = 0
+}
+
+/// P status.
+enum PStatus: UInt8 {
+    case idle, running
+}
+
+/// A logical processor.
+struct P: ~Copyable {
+    let id: Int32
+    var status: PStatus = .idle
+    /// The M holding this P. Written by that M (acquirep/releasep).
+    var m: MPtr? = nil
+    /// Link in `sched.pidle`. sched.lock.
+    var link: PPtr? = nil
+    /// Bumped at every non-inheriting `execute` (Go's schedtick); the global queue is checked
+    /// first every 61st tick.
+    var schedtick: UInt32 = 0
+
+    // The local run queue (runq.swift). Invariant "Owner writes the tail": only the owner
+    // stores `runqtail` and the slots between tail and head+capacity; stealers only CAS `runqhead`.
+    let runqhead = Atomic<UInt32>(0)
+    let runqtail = Atomic<UInt32>(0)
+    let runq: UnsafeMutablePointer<Atomic<UInt>>
+    let runqMask: UInt32
+    /// A G to run next, inheriting the time slice (Go's `runnext`). Owner sets it; stealers CAS it.
+    let runnext = Atomic<UInt>(0)
+
+    /// Trace buffer state for this P. Written only by the owner (invariant "Owner writes the
+    /// buffer"), or by the flusher holding sched.lock while the P is idle.
+    let trace: UnsafeMutablePointer<TraceOwner>
+
+    var runqCapacity: UInt32 { runqMask + 1 }
+}
+
+/// A timer: a sleeping G and when it wakes.
+struct Timer {
+    var when: Int64
+    var g: GPtr
+}
+
+/// One runtime instance: created by `Runtime.run`, abandoned when it returns.
+struct Sched: ~Copyable {
+    /// Distinguishes instances; a G from another instance is never readied.
+    let gen: UInt64
+    let lock = RuntimeLock()
+    let procs: Int
+    let allp: UnsafeMutablePointer<PPtr>
+
+    /// Idle Ps (sched.lock) and their count (written under sched.lock, read lock-free).
+    var pidle: PPtr? = nil
+    let npidle = Atomic<Int>(0)
+    /// Idle Ms (sched.lock).
+    var midle: MPtr? = nil
+    /// The M, if any, parked with a timeout for the earliest timer (sched.lock).
+    var timerWaiter: MPtr? = nil
+    /// Spinning Ms. Partner: `wakep` CASes 0→1; `resetspinning`/`findRunnable` decrement.
+    let nmspinning = Atomic<Int>(0)
+
+    /// The global run queue (sched.lock), and its size (written under the lock, read lock-free).
+    var runqhead: GPtr? = nil
+    var runqtail: GPtr? = nil
+    let runqsize = Atomic<Int>(0)
+
+    let goidgen = Atomic<UInt64>(0)
+    var mnext: Int64 = 0
+    /// Live Ms and Gs (for `Runtime.threadCount`, `Runtime.goroutineCount`).
+    let mcount = Atomic<Int>(0)
+    let gcount = Atomic<Int>(0)
+    /// Ms that hold a P or are running; the finalizer waits for this to reach 0.
+    let mrunning = Atomic<Int>(0)
+
+    /// Set when the main goroutine has returned: every M leaves at its next schedule.
+    let exiting = Atomic<Bool>(false)
+    /// The thread in `Runtime.run` sleeps here until the main goroutine returns.
+    let done = Note()
+    /// Woken whenever an M exits (the finalizer waits on it).
+    let mexited = Note()
+
+    /// Timers (timers lock), and the earliest `when` (0: none), read lock-free by findRunnable.
+    let timersLock = RuntimeLock()
+    var timers: [Timer] = []
+    let timer0When = Atomic<Int64>(0)
+
+    /// Default stack size for new Gs, bytes.
+    let stackSize: Int
+}
+
+/// The global G free list (all runtime instances share it; G structs are never freed).
+/// Invariant "Dead Gs only": only `.dead` Gs of a finished body are on it; abandoned Gs never are.
+struct GFreeList {
+    static let lock = RuntimeLock()
+    nonisolated(unsafe) static var head: GPtr? = nil
+    nonisolated(unsafe) static var count = 0
+    /// Dead Gs that keep their stack (warm, no madvise); beyond this the stack goes to the pool.
+    static let keepStacks = 1024
+}
+
+// MARK: - Accessors
+
+/// The current M, or nil on a thread that is not an M. Reads TLS through a noinline C call, so
+/// it is re-read after every switch (a G may have migrated).
+@inline(__always)
+func getm() -> MPtr? {
+    // SAFETY: the TLS slot only ever holds an `MPtr` set by `mstart` for this thread.
+    spool_getm()?.assumingMemoryBound(to: M.self)
+}
+
+/// The current G, or nil on g0 or a non-M thread.
+@inline(__always)
+func getg() -> GPtr? { getm()?.pointee.curg }
+
+/// Fatal runtime error (Go's `throw`): a broken invariant, never a user error.
+func fatal(_ msg: String) -> Never {
+    var s = "fatal error: \(msg)\n"
+    s.withUTF8 { buf in _ = write(2, buf.baseAddress, buf.count) }
+    abort()
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,300 @@
+// The tracer's writer side: per-owner batch buffers, a free list, and a flusher thread.
+//
+// Every P and every M owns a `TraceOwner`: the batch being filled (a `BatchEncoder` over a
+// 64 KiB buffer), the owner's batch sequence number and its count of lost events. Events go
+// into the buffer of the P the M holds (invariant "Owner writes the buffer": only the M that
+// holds a P appends to the P's buffer, so appends need no atomics; a P's buffer travels with
+// the P from M to M). Events with no P (thread creation and exit) go to the M's own buffer,
+// which is sealed at once: they are rare.
+//
+// A full buffer — or one whose batch is older than 100 ms when the next event arrives — is
+// sealed and queued for the flusher thread, which writes it to the file and returns the buffer
+// to the free list. The flusher also seals the buffers of idle Ps (owned by nobody while on
+// `sched.pidle`, so it may touch them holding sched.lock) every 50 ms. So every event that
+// reached a buffer is on disk within about 100 ms, unless its P has stayed busy in one G since;
+// a SIGKILL leaves a file whose complete batches all import.
+//
+// When no buffer is free (the pool is capped at 8 + 4 per P, 64 KiB each), events are counted
+// per owner and the count is written as `TraceLost` first in that owner's next batch
+// (invariant "Nothing silently lost").
+//
+// Clock: CLOCK_MONOTONIC (vDSO), ticks of 16 ns (ns >> 4, 62.5 MHz), relative to trace start.
+//
+// Lifetime: a trace covers one or more `Runtime.run` instances (`Runtime.startTrace(path:)`
+// before `run`, or `SPOOL_TRACE=FILE`); each run's Ps and Ms are owners with their own ids. The
+// file is finalized (every buffer flushed, then the end frame) when the run returns.
+//
+// Rejected: atomics or a lock per event (cost), one shared buffer (contention), writing from
+// the Ms themselves (a `write` syscall would stall the P).
+
+import CSpool
+import Synchronization
+import SpoolTraceFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One trace buffer owner (a P or an M).
+struct TraceOwner {
+    var enc: BatchEncoder? = nil
+    var seq: UInt64 = 0
+    var lost: UInt64 = 0
+    let owner: BatchOwner
+    init(owner: BatchOwner) { self.owner = owner }
+}
+
+/// Whether events are being recorded. relaxed loads on the hot path (a plain load on x86);
+/// partner: the releasing stores in `TraceSession.begin`/`finish`.
+let traceEnabled = Atomic<Bool>(false)
+nonisolated(unsafe) var traceStartNs: Int64 = 0
+
+let traceBufferSize = 64 << 10
+let traceTicksPerSecond: UInt64 = 62_500_000
+/// A batch older than this (100 ms in ticks) is sealed at its owner's next event.
+let traceFlushAgeTicks: UInt64 = 6_250_000
+
+@inline(__always)
+func traceNow() -> UInt64 {
+    UInt64(max(spool_nanotime() &- traceStartNs, 0)) >> 4
+}
+
+/// Records an event in `t`'s batch. Context: the owner of `t` (the M holding that P, or that M).
+@inline(__always)
+func traceEv(_ t: UnsafeMutablePointer<TraceOwner>, _ kind: EventKind,
+             _ a0: UInt64 = 0, _ a1: UInt64 = 0, _ a2: UInt64 = 0) {
+    if !traceEnabled.load(ordering: .relaxed) { return }
+    traceWrite(t, kind, a0, a1, a2)
+}
+
+func traceWrite(_ t: UnsafeMutablePointer<TraceOwner>, _ kind: EventKind,
+                _ a0: UInt64, _ a1: UInt64, _ a2: UInt64) {
+    let ticks = traceNow()
+    if t.pointee.enc == nil || !t.pointee.enc!.hasRoom
+        || ticks &- t.pointee.enc!.baseTicks > traceFlushAgeTicks {
+        if !traceRefill(t, ticks) {
+            t.pointee.lost &+= 1
+            return
+        }
+    }
+    switch kind.argCount {
+    case 0: t.pointee.enc!.append(kind, ticks: ticks)
+    case 1: t.pointee.enc!.append(kind, ticks: ticks, a0)
+    case 2: t.pointee.enc!.append(kind, ticks: ticks, a0, a1)
+    default: t.pointee.enc!.append(kind, ticks: ticks, a0, a1, a2)
+    }
+}
+
+/// Seals the owner's batch (if it has events) and gets a fresh buffer. Context: the owner.
+@inline(never)
+func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64) -> Bool {
+    guard let sess = TraceSession.current else { return false }
+    if t.pointee.enc != nil {
+        if t.pointee.enc!.isEmpty {
+            t.pointee.enc!.begin(owner: t.pointee.owner, seq: t.pointee.seq, baseTicks: ticks)
+            return true
+        }
+        traceSeal(t, sess)
+    }
+    guard let buf = sess.getBuffer() else { return false }
+    var enc = BatchEncoder(buffer: buf, capacity: traceBufferSize)
+    enc.begin(owner: t.pointee.owner, seq: t.pointee.seq, baseTicks: ticks)
+    if t.pointee.lost > 0 {
+        enc.append(.traceLost, ticks: ticks, t.pointee.lost)
+        t.pointee.lost = 0
+    }
+    t.pointee.enc = enc
+    return true
+}
+
+/// Seals the owner's batch and queues it for the flusher. Context: the owner of `t`, or
+/// anyone holding sched.lock while the owning P is idle.
+func traceSeal(_ t: UnsafeMutablePointer<TraceOwner>, _ sess: TraceSession) {
+    guard t.pointee.enc != nil else { return }
+    if t.pointee.enc!.isEmpty {
+        sess.putBuffer(t.pointee.enc!.base)
+    } else {
+        let frame = t.pointee.enc!.seal()
+        sess.submit(t.pointee.enc!.base, frame.count)
+        t.pointee.seq &+= 1
+    }
+    t.pointee.enc = nil
+}
+
+/// Seals the owner's batch now (M events, thread exit). Context: the owner.
+func traceFlushOwner(_ t: UnsafeMutablePointer<TraceOwner>) {
+    guard t.pointee.enc != nil, let sess = TraceSession.current else { return }
+    traceSeal(t, sess)
+}
+
+/// One trace file being written.
+final class TraceSession {
+    /// The session events go to. Written only while no runtime instance runs, or before
+    /// `traceEnabled` is set (publication through its releasing store).
+    nonisolated(unsafe) static var current: TraceSession?
+
+    let path: String
+    let fd: Int32
+    let lock = RuntimeLock()          // guards everything below
+    private var free: [UnsafeMutablePointer<UInt8>] = []
+    private var allocated = 0
+    private var maxBuffers = 16
+    private var queue: [(UnsafeMutablePointer<UInt8>, Int)] = []
+    private var stopping = false
+    private var flusherRunning = false
+    /// Sched whose idle Ps the flusher sweeps (nil between runs).
+    var sched: SchedPtr? = nil
+    /// Batches written so far (flusher thread, or the finalizer after the flusher stopped).
+    private(set) var batchesWritten: UInt64 = 0
+    private(set) var bytesWritten: UInt64 = 0
+    private var writeErrno: Int32 = 0
+    private let wake = Note()
+    private let stopped = Note()
+
+    init(path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw RuntimeError.trace("cannot open \(path): errno \(errno)") }
+        self.path = path
+        self.fd = fd
+    }
+
+    /// Writes the header and starts recording. Context: `Runtime.run`'s thread, before any M.
+    func begin(procs: Int) {
+        traceStartNs = spool_nanotime()
+        let args = CommandLine.arguments
+        let header = TraceHeader(
+            ticksPerSecond: traceTicksPerSecond, maxProcs: UInt64(procs),
+            wallClockStartNs: UInt64(max(spool_walltime(), 0)), pid: UInt64(spool_getpid()),
+            program: args.first ?? "", arguments: Array(args.dropFirst()),
+            meta: [.init("runtime", "spool 0.1"), .init("clock", "CLOCK_MONOTONIC"),
+                   .init("tick_ns", "16"), .init("quantum_ns", "10000000"),
+                   .init("preemption", "cooperative"),
+                   .init("buffer_bytes", String(traceBufferSize))])
+        writeAll(header.encoded())
+        maxBuffers = 8 + 4 * procs
+        lock.lock()
+        flusherRunning = true
+        lock.unlock()
+        let r = spool_thread_start(flusherEntry, Unmanaged.passRetained(self).toOpaque())
+        if r != 0 { fatal("cannot start the trace flusher thread (errno \(r))") }
+        TraceSession.current = self
+        // releasing: the session and traceStartNs are visible to every M that sees `true`.
+        traceEnabled.store(true, ordering: .releasing)
+    }
+
+    func getBuffer() -> UnsafeMutablePointer<UInt8>? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let b = free.popLast() { return b }
+        if allocated < maxBuffers {
+            allocated += 1
+            return UnsafeMutablePointer<UInt8>.allocate(capacity: traceBufferSize)
+        }
+        return nil
+    }
+
+    func putBuffer(_ b: UnsafeMutablePointer<UInt8>) {
+        lock.lock()
+        free.append(b)
+        lock.unlock()
+    }
+
+    /// Queues a sealed frame for writing. After `finish` started, frames are dropped.
+    func submit(_ b: UnsafeMutablePointer<UInt8>, _ count: Int) {
+        lock.lock()
+        if stopping && !flusherRunning {
+            free.append(b)
+            lock.unlock()
+            return
+        }
+        queue.append((b, count))
+        let first = queue.count == 1
+        lock.unlock()
+        if first { wake.wakeup() }
+    }
+
+    fileprivate func flusherLoop() {
+        while true {
+            _ = wake.sleep(timeoutNs: 50_000_000)
+            wake.clear()
+            sweepIdlePs()
+            drain()
+            lock.lock()
+            let stop = stopping && queue.isEmpty
+            if stop { flusherRunning = false }
+            lock.unlock()
+            if stop { break }
+        }
+        stopped.wakeup()
+    }
+
+    /// Seals the batches of idle Ps (see the file comment). Context: flusher or finalizer.
+    func sweepIdlePs() {
+        guard let s = sched else { return }
+        s.pointee.lock.lock()
+        var p = s.pointee.pidle
+        while let pp = p {
+            if pp.pointee.trace.pointee.enc != nil && !pp.pointee.trace.pointee.enc!.isEmpty {
+                traceSeal(pp.pointee.trace, self)
+            }
+            p = pp.pointee.link
+        }
+        s.pointee.lock.unlock()
+    }
+
+    private func drain() {
+        while true {
+            lock.lock()
+            if queue.isEmpty { lock.unlock(); return }
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            lock.unlock()
+            for (b, n) in batch {
+                writeAll(UnsafeBufferPointer(start: b, count: n))
+                batchesWritten += 1
+                putBuffer(b)
+            }
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { writeAll($0) }
+    }
+
+    private func writeAll(_ buf: UnsafeBufferPointer<UInt8>) {
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, buf.baseAddress! + off, buf.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                writeErrno = errno
+                return
+            }
+            off += n
+        }
+        bytesWritten += UInt64(buf.count)
+    }
+
+    /// Stops recording and finalizes the file: flushes every idle P's batch, stops the flusher,
+    /// writes the end frame. Buffers of Ps still held by an abandoned goroutine's thread are
+    /// not touched (their unflushed events are missing; "Abandoned, not freed").
+    /// Context: `Runtime.run`'s thread after the instance ended.
+    func finish(endTicks: UInt64) {
+        traceEnabled.store(false, ordering: .releasing)
+        sweepIdlePs()
+        lock.lock()
+        stopping = true
+        lock.unlock()
+        wake.wakeup()
+        stopped.sleep()
+        writeAll(FrameLayout.endFrame(batchCount: batchesWritten, endTicks: endTicks))
+        close(fd)
+        TraceSession.current = nil
+    }
+}
+
+private let flusherEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { arg in
+    // SAFETY: arg is a retained TraceSession passed by `begin`.
+    let sess = Unmanaged<TraceSession>.fromOpaque(arg!).takeRetainedValue()
+    sess.flusherLoop()
+    return nil
+}
