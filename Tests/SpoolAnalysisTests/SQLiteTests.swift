@@ -1,0 +1,91 @@
+// The SQLite wrapper: statements, errors carrying SQLite's message, transactions.
+
+import Testing
+@testable import SpoolAnalysis
+
+@Test func badSQLCarriesSQLitesMessage() throws {
+    let db = try Database(path: ":memory:")
+    let e1 = #expect(throws: SQLiteError.self) { _ = try db.prepare("SELECT * FROM no_such_table") }
+    #expect(e1?.message == "no such table: no_such_table")
+    #expect(e1?.description == "no such table: no_such_table")
+    #expect(e1?.code == 1)
+    let e2 = #expect(throws: SQLiteError.self) { try db.execute("SELEC 1") }
+    #expect(e2?.message == #"near "SELEC": syntax error"#)
+    #expect(e2?.sql == "SELEC 1")
+}
+
+@Test func stepErrorsGoThroughOnePath() throws {
+    let db = try Database(path: ":memory:")
+    try db.execute("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
+    let insert = try db.prepare("INSERT INTO t (x) VALUES (?)")
+    insert.bind(Int64(1), at: 1)
+    try insert.run()
+    let e = #expect(throws: SQLiteError.self) { try insert.run() }
+    #expect(e?.message == "UNIQUE constraint failed: t.x")
+    #expect(e?.code == 2067) // SQLITE_CONSTRAINT_UNIQUE (extended codes are on)
+    insert.bindNull(at: 1)
+    let e2 = #expect(throws: SQLiteError.self) { try insert.run() }
+    #expect(e2?.message == "NOT NULL constraint failed: t.x")
+}
+
+@Test func valuesRoundTripWithTheirTypes() throws {
+    let db = try Database(path: ":memory:")
+    let s = try db.prepare("SELECT ?, ?, ?, ?, x'00ff'")
+    s.bind(Int64.max, at: 1)
+    s.bind(2.5, at: 2)
+    s.bind("héllo", at: 3)
+    s.bind(nil as Int64?, at: 4)
+    #expect(try s.step())
+    #expect(s.value(0) == .integer(Int64.max))
+    #expect(s.value(1) == .real(2.5))
+    #expect(s.value(2) == .text("héllo"))
+    #expect(s.value(3) == .null)
+    #expect(s.value(4) == .blob([0, 255]))
+    #expect(try s.step() == false)
+}
+
+@Test func transactionRollsBackWhenTheBodyThrows() throws {
+    let db = try Database(path: ":memory:")
+    try db.execute("CREATE TABLE t (x INTEGER)")
+    struct Boom: Error {}
+    #expect(throws: Boom.self) {
+        try db.transaction {
+            try db.execute("INSERT INTO t VALUES (1)")
+            throw Boom()
+        }
+    }
+    #expect(try db.scalarInt("SELECT count(*) FROM t") == 0)
+    try db.transaction { try db.execute("INSERT INTO t VALUES (1)") }
+    #expect(try db.scalarInt("SELECT count(*) FROM t") == 1)
+}
+
+@Test func prepareRejectsScriptsButPrepareAllSplitsThem() throws {
+    let db = try Database(path: ":memory:")
+    #expect(throws: SQLiteError.self) { _ = try db.prepare("SELECT 1; SELECT 2") }
+    let all = try db.prepareAll("SELECT 1; -- a comment\n SELECT 2;  ")
+    #expect(all.count == 2)
+}
+
+@Test func openingAMissingFileReadOnlyFails() throws {
+    let e = #expect(throws: SQLiteError.self) { _ = try Database(path: tempPath("missing.db"), mode: .readOnly) }
+    #expect(e?.message.contains("unable to open database file") == true)
+}
+
+@Test func tableWriterWritesFullStepsAndTheTail() throws {
+    let db = try Database(path: ":memory:")
+    try db.execute("CREATE TABLE t (a INTEGER, b INTEGER)")
+    let w = try TableWriter(database: db, table: "t", columns: ["a", "b"])
+    for i in 0..<70 {
+        w.put(Int64(i))
+        w.put(i % 3 == 0 ? TableWriter.null : Int64(-i))
+        try w.endRow()
+    }
+    #expect(w.rowsWritten == 64)  // two 32-row steps
+    #expect(w.rowCount == 70)
+    try w.flush()
+    #expect(w.rowsWritten == 70)
+    #expect(try db.scalarInt("SELECT count(*) FROM t") == 70)
+    #expect(try db.scalarInt("SELECT count(*) FROM t WHERE b IS NULL") == 24)
+    #expect(try db.scalarInt("SELECT sum(a) FROM t") == 69 * 70 / 2)
+    #expect(try db.scalarInt("SELECT b FROM t WHERE a = 68") == -68)
+}
