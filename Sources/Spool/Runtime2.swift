@@ -208,11 +208,14 @@ func getm() -> MPtr? {
 @inline(__always)
 func getg() -> GPtr? { getm()?.pointee.curg }
 
-/// Fatal runtime error (Go's `throw`): a broken invariant, never a user error.
+/// Fatal error (Go's `throw`/fatal `panic`): prints "fatal error: msg" and exits with status 2,
+/// as Go does. With `SPOOL_TRACEBACK=crash` it aborts instead, so Swift's backtracer (or a
+/// core dump) shows where.
 func fatal(_ msg: String) -> Never {
     var s = "fatal error: \(msg)\n"
     s.withUTF8 { buf in _ = write(2, buf.baseAddress, buf.count) }
-    abort()
+    if let v = getenv("SPOOL_TRACEBACK"), String(cString: v) == "crash" { abort() }
+    _exit(2)
 }
 
 #if canImport(Glibc)
