@@ -106,12 +106,16 @@ final class ScenarioModel {
 
     // MARK: Bookkeeping
 
+    /// Moves the clock to `t`. When time moves on, the idle-while-runnable condition is
+    /// evaluated on the state after all actions at the previous time stamp (analysis.md: a G
+    /// stopping and another starting at the same instant leaves no idle P).
     private func advance(_ t: Int64) {
         precondition(t >= now, "script goes back in time: \(t) < \(now)")
+        if t > now { settle() }
         now = t
     }
 
-    /// Re-evaluates "some P idle and some G runnable" after an action at `now`.
+    /// Evaluates "some P idle and some G runnable" on the state at `now`.
     private func settle() {
         let on = idleCount > 0 && runnableCount > 0
         if let start = activeSince {
@@ -218,7 +222,6 @@ final class ScenarioModel {
         noteM(m)
         builder.append(pOwner(p), .procStart, ns: t, UInt64(m))
         ps[p].m = m
-        settle()
     }
 
     /// The M holding P `p` releases it (ProcStop). The P must run nothing.
@@ -227,7 +230,6 @@ final class ScenarioModel {
         precondition(ps[p].m != nil && ps[p].idle, "P\(p) cannot stop")
         builder.append(pOwner(p), .procStop, ns: t)
         ps[p].m = nil
-        settle()
     }
 
     /// ThreadCreate(m, cause), written by `owner`.
@@ -265,20 +267,26 @@ final class ScenarioModel {
         builder.resetSeq(UInt64(g), to: 0)
         gs[g] = GInfo(parent: parent == 0 ? nil : parent, created: t, state: .runnable, since: t, cause: .created)
         runnableCount += 1
-        settle()
     }
 
-    /// G `g` existed when tracing started, runnable or blocked (GoStatus, seq `seq`).
+    /// G `g` existed when tracing started (GoStatus, seq `seq`): runnable or blocked (written
+    /// by `owner`), or running on P `p` (written in that P's batch; a slice starts).
     func status(g: Int64, seq: UInt64, _ status: GoStatusCode, by owner: BatchOwner, at t: Int64) {
         advance(t)
         noteOwner(owner)
-        precondition(gs[g] == nil && (status == .runnable || status == .blocked))
+        precondition(gs[g] == nil && status != .syscall, "scenarios use GoStatus runnable, blocked or running")
+        let state: State = status == .runnable ? .runnable : status == .blocked ? .blocked : .running
         builder.append(owner, .goStatus, ns: t, UInt64(g), seq % 128, UInt64(status.rawValue))
         builder.resetSeq(UInt64(g), to: seq)
-        gs[g] = GInfo(parent: nil, created: nil, state: status == .runnable ? .runnable : .blocked,
-                      since: t, cause: .status)
-        if status == .runnable { runnableCount += 1 }
-        settle()
+        gs[g] = GInfo(parent: nil, created: nil, state: state, since: t, cause: .status)
+        if state == .runnable { runnableCount += 1 }
+        if state == .running {
+            let p = Int(owner.id)
+            precondition(owner.kind == .p && ps[p].m != nil && ps[p].idle, "GoStatus(running) needs a free, started P")
+            gs[g]!.p = p
+            setPIdle(p) { $0.g = g }
+            openSlice(p, g)
+        }
     }
 
     /// Runnable G `g` starts running on P `p` (GoStart): a sched_latency row and a new slice.
@@ -300,10 +308,10 @@ final class ScenarioModel {
         }
         transition(g, to: .running)
         gs[g]!.p = p
+        gs[g]!.request = nil  // a request belongs to the run it was meant to interrupt
         gs[g]!.maxLatency = max(gs[g]!.maxLatency ?? 0, row.latencyNs)
         setPIdle(p) { $0.g = g }
         openSlice(p, g)
-        settle()
     }
 
     /// The G running on P `p` yields (GoStop yield) and is runnable again.
@@ -314,7 +322,6 @@ final class ScenarioModel {
         closeSlice(p, g, "yield")
         setPIdle(p) { $0.g = nil }
         becomeRunnable(g, cause: .yielded)
-        settle()
     }
 
     /// PreemptRequest(g, p) written by `owner` (sysmon's M batch, usually).
@@ -341,7 +348,6 @@ final class ScenarioModel {
         closeSlice(p, g, "preempted")
         setPIdle(p) { $0.g = nil }
         becomeRunnable(g, cause: .preempted)
-        settle()
     }
 
     /// The G running on P `p` blocks (GoBlock reason).
@@ -352,7 +358,6 @@ final class ScenarioModel {
         closeSlice(p, g, "block")
         setPIdle(p) { $0.g = nil }
         transition(g, to: .blocked)
-        settle()
     }
 
     /// The G running on P `p` makes blocked G `g` runnable (GoUnblock).
@@ -362,7 +367,6 @@ final class ScenarioModel {
         precondition(state(g) == .blocked, "G\(g) is not blocked at \(t)")
         builder.append(pOwner(p), .goUnblock, ns: t, UInt64(g), builder.nextSeq(UInt64(g)))
         becomeRunnable(g, cause: .unblocked)
-        settle()
     }
 
     /// The runtime makes blocked G `g` runnable (GoWake source), written by `owner`.
@@ -372,7 +376,6 @@ final class ScenarioModel {
         precondition(state(g) == .blocked, "G\(g) is not blocked at \(t)")
         builder.append(owner, .goWake, ns: t, UInt64(g), builder.nextSeq(UInt64(g)), UInt64(source.rawValue))
         becomeRunnable(g, cause: source == .timer ? .timer : .runtime)
-        settle()
     }
 
     /// The netpoller makes blocked G `g` runnable (NetpollReady), written by `owner`.
@@ -382,7 +385,6 @@ final class ScenarioModel {
         precondition(state(g) == .blocked, "G\(g) is not blocked at \(t)")
         builder.append(owner, .netpollReady, ns: t, UInt64(g), builder.nextSeq(UInt64(g)))
         becomeRunnable(g, cause: .netpoll)
-        settle()
     }
 
     /// The G running on P `p` exits (GoEnd).
@@ -396,7 +398,6 @@ final class ScenarioModel {
         gs[g]!.ended = t
         builder.forgetSeq(UInt64(g))
         if !listRows { retire(g) }
-        settle()
     }
 
     /// The G running on P `p` enters a blocking syscall (GoSyscallBegin); the P stays attached.
@@ -413,7 +414,6 @@ final class ScenarioModel {
         // Not idle: the P's G is in a syscall.
         ps[p].syscallG = g
         ps[p].g = nil
-        settle()
     }
 
     /// The G in a syscall on P `p` returns and keeps the P (GoSyscallEnd): a new slice.
@@ -426,7 +426,6 @@ final class ScenarioModel {
         ps[p].syscallG = nil
         ps[p].g = g
         openSlice(p, g)
-        settle()
     }
 
     /// Sysmon takes P `p` from the M stuck in a syscall and hands it to `toM` (0: nobody)
@@ -438,7 +437,6 @@ final class ScenarioModel {
         builder.append(pOwner(p), .procHandoff, ns: t, UInt64(fromM), UInt64(toM))
         gs[g]!.syscallHandoff = true
         setPIdle(p) { $0.syscallG = nil; $0.m = nil }
-        settle()
     }
 
     /// G `g`, whose P was handed off during its syscall, returns without a P
@@ -450,7 +448,6 @@ final class ScenarioModel {
         builder.append(.m(UInt32(m)), .goSyscallEndBlocked, ns: t, UInt64(g), builder.nextSeq(UInt64(g)))
         closeSyscall(g)
         becomeRunnable(g, cause: .syscall)
-        settle()
     }
 
     private func closeSyscall(_ g: Int64) {
@@ -524,6 +521,7 @@ final class ScenarioModel {
         }
         for (g, info) in gs.sorted(by: { $0.key < $1.key }) { add(goroutineRow(g, info)) }
         gs = [:]
+        settle()
         if let start = activeSince { closeIdle(start: start, end: endNs) }
         if writeEnd { builder.finish(endNs: endNs) }
 

@@ -51,11 +51,13 @@ extension Scenarios {
 
     /// Four sleepers on 2 Ps wake on timers every 1 ms for 8 cycles; every timer wakeup waits
     /// exactly 2 µs. G5's timers are fired from sysmon's M batch (M3), the others from their P's
-    /// batch. G1 and G6 existed at trace start (GoStatus runnable, seq 5 / blocked, seq 3): G1's
-    /// latency has cause `status`, G6 stays blocked for the whole trace.
+    /// batch. G1, G6, G7 and G8 existed at trace start (GoStatus): G1 runnable (seq 5; its
+    /// latency has cause `status`), G6 blocked for the whole trace (seq 3), G7 blocked (seq 126)
+    /// until the runtime wakes it from M3 at 7.5 ms (cause `runtime`, 3 µs; its seq wraps to 0
+    /// at that GoStart), G8 running on P1 (its first slice starts at the GoStatus) until 1 µs.
     public static let sleepers = Scenario(
         name: "sleepers",
-        summary: "4 sleepers on timers (GoBlock sleep, GoWake timer from P and M batches): 32 wakeups of exactly 2 µs; GoStatus at trace start",
+        summary: "4 sleepers on timers (GoBlock sleep, GoWake timer from P and M batches): 32 wakeups of exactly 2 µs; GoStatus runnable/blocked/running at trace start; one runtime wakeup",
         make: {
             runScript("sleepers", maxProcs: 2, batchEvents: 12) { m in
                 let cycles: Int64 = 8
@@ -63,7 +65,10 @@ extension Scenarios {
                 m.procStart(p: 1, m: 2, at: 0)
                 m.status(g: 1, seq: 5, .runnable, by: .p(0), at: 0)
                 m.status(g: 6, seq: 3, .blocked, by: .p(0), at: 0)
+                m.status(g: 7, seq: 126, .blocked, by: .p(0), at: 0)
+                m.status(g: 8, seq: 0, .running, by: .p(1), at: 0)
                 m.threadCreate(m: 3, cause: .sysmon, by: .p(0), at: 100)
+                m.end(p: 1, at: 1000)                                // G8
                 m.start(g: 1, p: 0, at: 1500)                        // status, 1500 ns
                 for (i, g) in [Int64(2), 3, 4, 5].enumerated() {
                     m.create(g: g, parent: 1, by: .p(0), at: 2000 + Int64(i) * 100)
@@ -98,6 +103,11 @@ extension Scenarios {
                                 m.end(p: 0, at: w + 20_000)
                             }
                         }
+                    }
+                    if k == 7 {
+                        m.wake(g: 7, source: .runtime, by: .m(3), at: 7_500_000)
+                        m.start(g: 7, p: 1, at: 7_503_000)          // runtime, 3 µs
+                        m.end(p: 1, at: 7_510_000)
                     }
                 }
                 m.procStop(p: 0, at: cycles * 1_000_000 + 500_000)
