@@ -71,21 +71,39 @@ import Testing
     #expect(e?.message.contains("unable to open database file") == true)
 }
 
-@Test func tableWriterWritesFullStepsAndTheTail() throws {
+@Test(arguments: [false, true])
+func tableWriterWritesFullStepsAndTheTail(pipelined: Bool) throws {
     let db = try Database(path: ":memory:")
     try db.execute("CREATE TABLE t (a INTEGER, b INTEGER)")
-    let w = try TableWriter(database: db, table: "t", columns: ["a", "b"])
-    for i in 0..<70 {
+    let store = pipelined ? StoreThread() : nil
+    let w = try TableWriter(database: db, table: "t", columns: ["a", "b"], store: store)
+    let n = RowBlock.rows * 2 + 70  // two full blocks, then two 32-row steps and 6 single rows
+    for i in 0..<n {
         w.put(Int64(i))
         w.put(i % 3 == 0 ? TableWriter.null : Int64(-i))
         try w.endRow()
     }
-    #expect(w.rowsWritten == 64)  // two 32-row steps
-    #expect(w.rowCount == 70)
+    #expect(w.rowCount == n)
     try w.flush()
-    #expect(w.rowsWritten == 70)
-    #expect(try db.scalarInt("SELECT count(*) FROM t") == 70)
-    #expect(try db.scalarInt("SELECT count(*) FROM t WHERE b IS NULL") == 24)
-    #expect(try db.scalarInt("SELECT sum(a) FROM t") == 69 * 70 / 2)
+    try store?.finish()
+    #expect(try db.scalarInt("SELECT count(*) FROM t") == Int64(n))
+    #expect(try db.scalarInt("SELECT count(*) FROM t WHERE b IS NULL") == Int64((n + 2) / 3))
+    #expect(try db.scalarInt("SELECT sum(a) FROM t") == Int64((n - 1) * n / 2))
     #expect(try db.scalarInt("SELECT b FROM t WHERE a = 68") == -68)
+    #expect(try db.scalarInt("SELECT count(*) FROM t WHERE rowid != a + 1") == 0)  // order kept
+}
+
+@Test func storeThreadReportsInsertErrors() throws {
+    let db = try Database(path: ":memory:")
+    try db.execute("CREATE TABLE t (a INTEGER NOT NULL)")
+    let store = StoreThread()
+    let w = try TableWriter(database: db, table: "t", columns: ["a"], store: store)
+    for _ in 0..<RowBlock.rows * 3 {
+        w.put(TableWriter.null)
+        // The error surfaces at a later hand-off or at finish, never as a crash or a hang.
+        do { try w.endRow() } catch { break }
+    }
+    try? w.flush()
+    let e = #expect(throws: SQLiteError.self) { try store.finish() }
+    #expect(e?.message == "NOT NULL constraint failed: t.a")
 }

@@ -15,30 +15,32 @@ final class TableSet {
     let steals: TableWriter
     let lostEvents: TableWriter
 
-    init(database db: Database) throws {
+    /// Prepares every writer; with a `store`, full blocks are inserted on the store thread.
+    /// Created before the first row is put (statements are prepared on the calling thread).
+    init(database db: Database, store: StoreThread? = nil) throws {
         goroutines = try TableWriter(database: db, table: "goroutines", columns: [
             "g", "parent_g", "created_ns", "ended_ns", "exec_ns", "runnable_ns", "blocked_ns",
-            "syscall_ns", "slices", "max_latency_ns"])
+            "syscall_ns", "slices", "max_latency_ns"], store: store)
         threads = try TableWriter(database: db, table: "threads", columns: [
-            "m", "created_ns", "exited_ns", "cause", "first_seen_ns"])
+            "m", "created_ns", "exited_ns", "cause", "first_seen_ns"], store: store)
         states = try TableWriter(database: db, table: "states", columns: [
-            "g", "state", "start_ns", "end_ns", "p", "m", "reason"])
+            "g", "state", "start_ns", "end_ns", "p", "m", "reason"], store: store)
         slices = try TableWriter(database: db, table: "slices", columns: [
-            "p", "m", "g", "start_ns", "end_ns", "end_reason"])
+            "p", "m", "g", "start_ns", "end_ns", "end_reason"], store: store)
         schedLatency = try TableWriter(database: db, table: "sched_latency", columns: [
-            "g", "ready_ns", "start_ns", "latency_ns", "cause", "p"])
+            "g", "ready_ns", "start_ns", "latency_ns", "cause", "p"], store: store)
         syscalls = try TableWriter(database: db, table: "syscalls", columns: [
-            "g", "m", "p", "start_ns", "end_ns", "handoff"])
+            "g", "m", "p", "start_ns", "end_ns", "handoff"], store: store)
         preemptions = try TableWriter(database: db, table: "preemptions", columns: [
-            "g", "p", "requested_ns", "delivered_ns", "delay_ns", "kind"])
+            "g", "p", "requested_ns", "delivered_ns", "delay_ns", "kind"], store: store)
         threadCount = try TableWriter(database: db, table: "thread_count", columns: [
-            "ts_ns", "threads", "in_syscall"])
+            "ts_ns", "threads", "in_syscall"], store: store)
         idleWhileRunnable = try TableWriter(database: db, table: "idle_while_runnable", columns: [
-            "start_ns", "end_ns", "idle_ps", "runnable_gs"])
+            "start_ns", "end_ns", "idle_ps", "runnable_gs"], store: store)
         steals = try TableWriter(database: db, table: "steals", columns: [
-            "ts_ns", "p", "from_p", "count"])
+            "ts_ns", "p", "from_p", "count"], store: store)
         lostEvents = try TableWriter(database: db, table: "lost_events", columns: [
-            "ts_ns", "owner_kind", "owner_id", "count"])
+            "ts_ns", "owner_kind", "owner_id", "count"], store: store)
     }
 
     /// Every writer, for flushing and row counts.
@@ -47,7 +49,7 @@ final class TableSet {
          idleWhileRunnable, steals, lostEvents]
     }
 
-    /// Writes every buffered row.
+    /// Hands on every buffered row.
     func flush() throws {
         for w in all { try w.flush() }
     }

@@ -1,19 +1,51 @@
 // Bulk appends of integer rows: the store stage of the import pipeline.
 //
 // Every derived table the importer writes has only integer columns (kinds, reasons and causes
-// are integer codes; their names live in small lookup tables). A `TableWriter` buffers rows in
-// a fixed array of `Int64` and writes them 32 at a time through one prepared
+// are integer codes; their names live in small lookup tables). A `TableWriter` collects rows in
+// blocks of `Int64` and inserts them 32 at a time through one prepared
 // `INSERT ... VALUES (?,..),(?,..),...` statement: measured at about twice the rate of one row
-// per step (`notes/sqlite-import.md`). The tail (fewer than 32 rows) goes through a one-row
-// statement at `flush()`.
+// per step (`notes/sqlite-import.md`). The tail of a block (fewer than 32 rows) goes through a
+// one-row statement.
 //
-// Invariant "No allocation per row": `put` writes into preallocated memory; binding reads it
-// back. The only allocation happens in `init`.
+// Two ways to run:
+// - Synchronous (no `StoreThread`): a block is inserted as soon as it is full, on the caller's
+//   thread. The insert baseline and small imports of tests use it.
+// - Pipelined (with a `StoreThread`): full blocks go to the store thread, which owns the
+//   connection during the load, while the importing thread keeps reading, ordering and
+//   tracking. SQLite's inserts are about half of an import's CPU time (the other half is decoding
+//   and tracking), so on two cores the two halves overlap.
+//
+// Invariant "One thread per connection": while a `StoreThread` runs, only it touches the
+// database and the writers' statements; the importing thread touches only blocks it owns (taken
+// from the free list, not yet submitted). `StoreThread.finish()` joins before anyone else uses
+// the connection again.
+//
+// Invariant "No allocation per row": `put` writes into a preallocated block; blocks are
+// recycled through the store thread's free list (bounded: memory does not grow with the trace).
 //
 // NULL is written as the sentinel `TableWriter.null` (`Int64.min`), which no real value uses
 // (times are ≥ 0, ids are unsigned values below 2⁶³).
 
 import CSQLite
+import Foundation
+
+/// A block of rows of one table, row-major.
+final class RowBlock {
+    /// Rows per block (a multiple of 32).
+    static let rows = 1024
+    /// Most columns of any table the importer writes.
+    static let maxColumns = 10
+
+    // SAFETY: `rows * maxColumns` Int64s owned by this block, freed in deinit.
+    let values: UnsafeMutablePointer<Int64>
+    /// Values filled.
+    var count = 0
+    /// The writer whose rows these are (set when submitted).
+    unowned(unsafe) var writer: TableWriter? = nil
+
+    init() { values = .allocate(capacity: Self.rows * Self.maxColumns) }
+    deinit { values.deallocate() }
+}
 
 /// Buffers integer rows for one table and inserts them in multi-row steps.
 final class TableWriter {
@@ -26,86 +58,201 @@ final class TableWriter {
     let table: String
     /// Columns per row.
     let columns: Int
-    /// Rows written to SQLite so far (excluding buffered ones).
-    private(set) var rowsWritten = 0
+    /// Rows put so far (written or still buffered).
+    private(set) var rowCount = 0
 
     private let multi: Statement
     private let single: Statement
-    // SAFETY: `columns * rowsPerStep` Int64s, owned by this writer, freed in deinit.
-    private let buffer: UnsafeMutablePointer<Int64>
-    /// Values put so far in the buffer (row-major).
-    private var filled = 0
+    private let store: StoreThread?
+    private var block: RowBlock
+    /// Values per full block.
+    private let blockCapacity: Int
 
-    /// Prepares the inserts for `table` with the given column names (all integers).
-    init(database: Database, table: String, columns names: [String]) throws {
+    /// Prepares the inserts for `table` with the given column names (all integers). With a
+    /// `store`, full blocks are inserted by the store thread (see "One thread per connection").
+    init(database: Database, table: String, columns names: [String], store: StoreThread? = nil) throws {
+        precondition(names.count <= RowBlock.maxColumns, "TableWriter: \(table) has more than \(RowBlock.maxColumns) columns")
         self.table = table
         self.columns = names.count
         let row = "(" + Array(repeating: "?", count: names.count).joined(separator: ",") + ")"
         let head = "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES "
         multi = try database.prepare(head + Array(repeating: row, count: Self.rowsPerStep).joined(separator: ","))
         single = try database.prepare(head + row)
-        buffer = .allocate(capacity: names.count * Self.rowsPerStep)
+        self.store = store
+        self.block = try store?.freeBlock() ?? RowBlock()
+        self.blockCapacity = RowBlock.rows * names.count
     }
-
-    deinit { buffer.deallocate() }
-
-    /// Rows written plus rows still buffered.
-    var rowCount: Int { rowsWritten + filled / columns }
 
     /// Appends the next column value of the current row (`TableWriter.null` for NULL). After
     /// the last column of a row, call `endRow()`.
     @inline(__always)
     func put(_ value: Int64) {
-        assert(filled < columns * Self.rowsPerStep, "TableWriter.put: row longer than \(columns) columns")
-        buffer[filled] = value
-        filled &+= 1
+        assert(block.count < blockCapacity, "TableWriter(\(table)).put: row longer than \(columns) columns")
+        block.values[block.count] = value
+        block.count &+= 1
     }
 
     /// Appends an optional value (nil: NULL).
     @inline(__always)
     func put(_ value: Int64?) { put(value ?? Self.null) }
 
-    /// Ends the current row; writes a step when 32 rows are buffered.
+    /// Ends the current row; hands the block on when it is full.
     @inline(__always)
     func endRow() throws {
-        assert(filled % columns == 0, "TableWriter(\(table)).endRow: \(filled % columns) columns in the row, want \(columns)")
-        if filled == columns * Self.rowsPerStep {
-            try write(multi, count: filled)
-            filled = 0
+        assert(block.count % columns == 0, "TableWriter(\(table)).endRow: \(block.count % columns) columns in the row, want \(columns)")
+        rowCount &+= 1
+        if block.count == blockCapacity { try handOff() }
+    }
+
+    /// Hands the buffered rows on (to the store thread, or inserts them now).
+    func flush() throws {
+        if block.count > 0 { try handOff() }
+    }
+
+    private func handOff() throws {
+        if let store {
+            block.writer = self
+            try store.submit(block)
+            block = try store.freeBlock()
+        } else {
+            try insert(block)
+            block.count = 0
         }
     }
 
-    /// Writes the buffered rows (fewer than 32) one by one.
-    func flush() throws {
-        assert(filled % columns == 0)
+    /// Inserts the rows of `block`: 32-row steps, then single rows. Runs on the thread that
+    /// owns the connection (see "One thread per connection").
+    func insert(_ block: RowBlock) throws {
+        let stepValues = columns * Self.rowsPerStep
         var i = 0
-        while i < filled {
-            bindValues(single, from: i, count: columns)
+        while block.count - i >= stepValues {
+            bind(multi, block.values + i, count: stepValues)
+            try multi.step()
+            multi.reset()
+            i += stepValues
+        }
+        while i < block.count {
+            bind(single, block.values + i, count: columns)
             try single.step()
             single.reset()
-            rowsWritten += 1
             i += columns
         }
-        filled = 0
     }
 
     @inline(__always)
-    private func write(_ stmt: Statement, count: Int) throws {
-        bindValues(stmt, from: 0, count: count)
-        try stmt.step()
-        stmt.reset()
-        rowsWritten += count / columns
-    }
-
-    @inline(__always)
-    private func bindValues(_ stmt: Statement, from start: Int, count: Int) {
+    private func bind(_ stmt: Statement, _ values: UnsafeMutablePointer<Int64>, count: Int) {
         for i in 0..<count {
-            let v = buffer[start + i]
+            let v = values[i]
             if v == Self.null {
                 stmt.bindNull(at: Int32(i + 1))
             } else {
                 stmt.bind(v, at: Int32(i + 1))
             }
         }
+    }
+}
+
+/// The thread that inserts full row blocks while the importing thread tracks (see "One thread
+/// per connection"). Blocks travel through a bounded queue; inserted blocks come back through a
+/// free list, so at most `maxBlocks` blocks ever exist.
+final class StoreThread {
+    /// Blocks in existence at most (queued, being inserted, free, or being filled).
+    static let maxBlocks = 48
+
+    private let lock = NSCondition()
+    private var queue: [RowBlock] = []
+    private var free: [RowBlock] = []
+    private var allocated = 0
+    private var closed = false
+    private var failure: Error? = nil
+    private let done = DispatchSemaphore(value: 0)
+    private var finished = false
+
+    init() {
+        queue.reserveCapacity(Self.maxBlocks)
+        free.reserveCapacity(Self.maxBlocks)
+        // The thread keeps `self` alive until `finish()` lets it end.
+        let thread = Thread { [self] in self.run() }
+        thread.name = "spool-store"
+        thread.start()
+    }
+
+    /// An empty block for the importing thread; waits while every block is in use.
+    /// - Throws: the store thread's error, if it failed.
+    func freeBlock() throws -> RowBlock {
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            if let failure { throw failure }
+            if let b = free.popLast() {
+                b.count = 0
+                return b
+            }
+            if allocated < Self.maxBlocks {
+                allocated += 1
+                return RowBlock()
+            }
+            lock.wait()
+        }
+    }
+
+    /// Queues a full block for insertion (never blocks: blocks are bounded by `freeBlock`).
+    /// - Throws: the store thread's error, if it failed.
+    func submit(_ block: RowBlock) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        queue.append(block)
+        lock.broadcast()
+    }
+
+    /// Waits until every queued block is inserted and stops the thread. Call it exactly on
+    /// every path (later calls only rethrow).
+    /// - Throws: the first insert error.
+    func finish() throws {
+        lock.lock()
+        closed = true
+        lock.broadcast()
+        lock.unlock()
+        if !finished {
+            done.wait()
+            finished = true
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+    }
+
+    private func run() {
+        var head = 0
+        while true {
+            lock.lock()
+            while head >= queue.count && !closed { lock.wait() }
+            if head >= queue.count && closed {
+                lock.unlock()
+                break
+            }
+            let block = queue[head]
+            head += 1
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            let failed = failure != nil
+            lock.unlock()
+
+            var error: Error? = nil
+            if !failed, let writer = block.writer {
+                do { try writer.insert(block) } catch let e { error = e }
+            }
+
+            lock.lock()
+            if let error, failure == nil { failure = error }
+            block.writer = nil
+            free.append(block)
+            lock.broadcast()
+            lock.unlock()
+        }
+        done.signal()
     }
 }
