@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "Spool",
             dependencies: ["CSpool", "SpoolTraceFormat"],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-cross-module-optimization"])]
         ),
         // System SQLite through a module map (apt: libsqlite3-dev).
         .systemLibrary(

@@ -42,6 +42,16 @@ struct Sudog {
     var success = false
 }
 
+/// A channel's mutable state (guarded by the channel's lock).
+struct ChanState {
+    var qcount = 0
+    var sendx = 0
+    var recvx = 0
+    var closed = false
+    var recvq = WaitQ()
+    var sendq = WaitQ()
+}
+
 /// A FIFO of sudogs. Context: the owning channel's lock held.
 struct WaitQ {
     var first: SudogPtr? = nil
@@ -110,17 +120,21 @@ public final class Channel<T>: @unchecked Sendable {
     /// Buffer size (0: unbuffered).
     public let capacity: Int
     let buf: UnsafeMutablePointer<T>
-    var qcount = 0
-    var sendx = 0
-    var recvx = 0
-    var closed = false
-    var recvq = WaitQ()
-    var sendq = WaitQ()
+    /// The mutable state, in manually allocated memory: accesses through a pointer carry no
+    /// dynamic exclusivity checks (class stored properties would, on every access). Guarded
+    /// by `mu`.
+    let st: UnsafeMutablePointer<ChanState>
+    var qcount: Int { get { st.pointee.qcount } set { st.pointee.qcount = newValue } }
+    var sendx: Int { get { st.pointee.sendx } set { st.pointee.sendx = newValue } }
+    var recvx: Int { get { st.pointee.recvx } set { st.pointee.recvx = newValue } }
+    var closed: Bool { get { st.pointee.closed } set { st.pointee.closed = newValue } }
 
     public init(capacity: Int = 0) {
         precondition(capacity >= 0, "Channel capacity must not be negative")
         self.capacity = capacity
         buf = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(capacity, 1))
+        st = UnsafeMutablePointer<ChanState>.allocate(capacity: 1)
+        st.initialize(to: ChanState())
     }
 
     deinit {
@@ -130,6 +144,8 @@ public final class Channel<T>: @unchecked Sendable {
             i = i + 1 == capacity ? 0 : i + 1
         }
         buf.deallocate()
+        st.deallocate()
+        mu.word.deallocate()
     }
 
     /// Number of buffered values (a snapshot).
@@ -145,17 +161,14 @@ public final class Channel<T>: @unchecked Sendable {
         mu.lock()
         if trySendLocked(value, gen: mp.pointee.sched.pointee.gen) { return }
         // Block: the value waits in a slot the receiver empties.
-        let slot = UnsafeMutablePointer<T?>.allocate(capacity: 1)
+        let (raw, sg, slot) = allocSudog(gp)
         slot.initialize(to: value)
-        let sg = SudogPtr.allocate(capacity: 1)
-        sg.initialize(to: Sudog(g: gp, elem: UnsafeMutableRawPointer(slot)))
-        sendq.enqueue(sg)
+        st.pointee.sendq.enqueue(sg)
         gopark(.chanSend, parkUnlockLock, mu.raw)
         // Resumed (maybe on another M): the waker completed or closed.
         let ok = sg.pointee.success
         slot.deinitialize(count: 1)
-        slot.deallocate()
-        sg.deallocate()
+        raw.deallocate()
         if !ok { sendOnClosed() }
     }
 
@@ -166,7 +179,7 @@ public final class Channel<T>: @unchecked Sendable {
             mu.unlock()
             sendOnClosed()
         }
-        if let sg = recvq.dequeue(gen: gen) {
+        if let sg = st.pointee.recvq.dequeue(gen: gen) {
             // SAFETY: a receiver's elem is its `T?` slot, alive until it resumes.
             sg.pointee.elem.assumingMemoryBound(to: T?.self).pointee = value
             sg.pointee.success = true
@@ -192,22 +205,19 @@ public final class Channel<T>: @unchecked Sendable {
         let (mp, gp) = currentG("Channel.receive")
         mu.lock()
         if let r = tryRecvLocked(gen: mp.pointee.sched.pointee.gen) { return r.value }
-        let slot = UnsafeMutablePointer<T?>.allocate(capacity: 1)
+        let (raw, sg, slot) = allocSudog(gp)
         slot.initialize(to: nil)
-        let sg = SudogPtr.allocate(capacity: 1)
-        sg.initialize(to: Sudog(g: gp, elem: UnsafeMutableRawPointer(slot)))
-        recvq.enqueue(sg)
+        st.pointee.recvq.enqueue(sg)
         gopark(.chanRecv, parkUnlockLock, mu.raw)
         let v = slot.move()
-        slot.deallocate()
-        sg.deallocate()
+        raw.deallocate()
         return v
     }
 
     /// The non-blocking part of receive: nil (lock held) when the caller must block; otherwise
     /// the result (nil value: closed), lock released. Context: `mu` held, on a G.
     func tryRecvLocked(gen: UInt64) -> (value: T?, Void)? {
-        if let sg = sendq.dequeue(gen: gen) {
+        if let sg = st.pointee.sendq.dequeue(gen: gen) {
             // SAFETY: a sender's elem is its `T?` slot holding the value, alive until it resumes.
             let senderSlot = sg.pointee.elem.assumingMemoryBound(to: T?.self)
             let v: T
@@ -253,12 +263,12 @@ public final class Channel<T>: @unchecked Sendable {
         }
         closed = true
         var woken: [GPtr] = []
-        while let sg = recvq.dequeue(gen: gen) {
+        while let sg = st.pointee.recvq.dequeue(gen: gen) {
             sg.pointee.success = false
             sg.pointee.g.pointee.param = UnsafeMutableRawPointer(sg)
             woken.append(sg.pointee.g)
         }
-        while let sg = sendq.dequeue(gen: gen) {
+        while let sg = st.pointee.sendq.dequeue(gen: gen) {
             sg.pointee.success = false
             sg.pointee.g.pointee.param = UnsafeMutableRawPointer(sg)
             woken.append(sg.pointee.g)
@@ -271,6 +281,18 @@ public final class Channel<T>: @unchecked Sendable {
     public var isClosed: Bool {
         mu.lock(); defer { mu.unlock() }
         return closed
+    }
+
+    /// One allocation for a sudog and its value slot (a blocking operation's only allocation).
+    @inline(__always)
+    func allocSudog(_ gp: GPtr) -> (UnsafeMutableRawPointer, SudogPtr, UnsafeMutablePointer<T?>) {
+        let head = (MemoryLayout<Sudog>.stride + 15) & ~15
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: head + MemoryLayout<T?>.size, alignment: Swift.max(16, MemoryLayout<T?>.alignment))
+        let slot = (raw + head).bindMemory(to: T?.self, capacity: 1)
+        let sg = raw.bindMemory(to: Sudog.self, capacity: 1)
+        sg.initialize(to: Sudog(g: gp, elem: UnsafeMutableRawPointer(slot)))
+        return (raw, sg, slot)
     }
 
     func sendOnClosed() -> Never {
@@ -348,7 +370,7 @@ final class RecvCase<T>: SelectCase {
     override var lockWord: Word { ch.mu.word }
 
     override func tryNow(gen: UInt64, toReady: inout GPtr?) -> Bool {
-        if let sg = ch.sendq.dequeue(gen: gen) {
+        if let sg = ch.st.pointee.sendq.dequeue(gen: gen) {
             let senderSlot = sg.pointee.elem.assumingMemoryBound(to: T?.self)
             if ch.capacity == 0 {
                 value = senderSlot.pointee.take()
@@ -382,12 +404,12 @@ final class RecvCase<T>: SelectCase {
         let s = SudogPtr.allocate(capacity: 1)
         s.initialize(to: Sudog(g: gp, elem: UnsafeMutableRawPointer(slot), selectDone: done, caseIndex: index))
         sg = s
-        ch.recvq.enqueue(s)
+        ch.st.pointee.recvq.enqueue(s)
     }
 
     override func dequeueAndFree() {
         guard let s = sg else { return }
-        ch.recvq.remove(s)
+        ch.st.pointee.recvq.remove(s)
         let slot = s.pointee.elem.assumingMemoryBound(to: T?.self)
         value = slot.move()
         slot.deallocate()
@@ -415,7 +437,7 @@ final class SendCase<T>: SelectCase {
             closedWhileWaiting = true
             return true
         }
-        if let sg = ch.recvq.dequeue(gen: gen) {
+        if let sg = ch.st.pointee.recvq.dequeue(gen: gen) {
             sg.pointee.elem.assumingMemoryBound(to: T?.self).pointee = value
             sg.pointee.success = true
             sg.pointee.g.pointee.param = UnsafeMutableRawPointer(sg)
@@ -437,12 +459,12 @@ final class SendCase<T>: SelectCase {
         let s = SudogPtr.allocate(capacity: 1)
         s.initialize(to: Sudog(g: gp, elem: UnsafeMutableRawPointer(slot), selectDone: done, caseIndex: index))
         sg = s
-        ch.sendq.enqueue(s)
+        ch.st.pointee.sendq.enqueue(s)
     }
 
     override func dequeueAndFree() {
         guard let s = sg else { return }
-        ch.sendq.remove(s)
+        ch.st.pointee.sendq.remove(s)
         let slot = s.pointee.elem.assumingMemoryBound(to: T?.self)
         slot.deinitialize(count: 1)
         slot.deallocate()
