@@ -183,7 +183,8 @@ public enum TraceImporter {
         try db.execute(SchemaSQL.views)
 
         var eventCount = 0
-        var tracker: SchedTracker! = nil
+        var anomalies = AnomalyCounts()
+        var peakLiveGs = 0
         var traceEnd: Int64 = 0
         var stats: [(String, Severity, Int64, String)] = []
         var rowsPerTable: [(String, Int)] = []
@@ -194,7 +195,6 @@ public enum TraceImporter {
             let raw: TableWriter?
             do {
                 tables = try TableSet(database: db, store: store)
-                tracker = SchedTracker(header: header, tables: tables)
                 raw = options.rawEvents
                     ? try TableWriter(database: db, table: "events", columns: [
                         "ts_ns", "kind", "owner_kind", "owner_id", "a0", "a1", "a2"], store: store)
@@ -204,9 +204,13 @@ public enum TraceImporter {
                 throw error
             }
             do {
-                eventCount = try track(next: next, tracker: tracker, raw: raw, header: header,
+                // A local struct: see the note on `SchedTracker`.
+                var tracker = SchedTracker(header: header, tables: tables)
+                eventCount = try track(next: next, tracker: &tracker, raw: raw, header: header,
                                        options: options, eventsTotal: eventsTotal, started: started)
                 traceEnd = try tracker.finish(endNs: endNs)
+                anomalies = tracker.anomalies
+                peakLiveGs = tracker.peakLiveGs
                 try raw?.flush()
                 try store.finish()
             } catch {
@@ -217,7 +221,7 @@ public enum TraceImporter {
             if let raw { rowsPerTable.append((raw.table, raw.rowCount)) }
 
             for a in Anomaly.allCases {
-                stats.append((a.name, a.severity, tracker.anomalies[a], a.description))
+                stats.append((a.name, a.severity, anomalies[a], a.description))
             }
             stats.append(("events_imported", .info, Int64(eventCount), "events read and tracked"))
             for (table, rows) in rowsPerTable {
@@ -239,18 +243,18 @@ public enum TraceImporter {
             ImportStat(name: $0.0, severity: $0.1, value: $0.2, description: $0.3)
         }
         var warnings: [String] = []
-        let lost = tracker.anomalies[.eventsLost]
+        let lost = anomalies[.eventsLost]
         if lost > 0 { warnings.append("the runtime dropped \(lost) events (TraceLost)") }
         return ImportReport(
             databasePath: dbPath, eventCount: eventCount,
             rowsPerTable: rowsPerTable.map { (table: $0.0, rows: $0.1) },
             importStats: nonZero, problem: nil, warnings: warnings, elapsedSeconds: elapsed,
-            traceEndNs: traceEnd, peakLiveGoroutines: tracker.peakLiveGs)
+            traceEndNs: traceEnd, peakLiveGoroutines: peakLiveGs)
     }
 
     /// The hot loop: every event through the raw-events writer (if any) and the tracker.
     /// Returns the number of events.
-    private static func track(next: () -> TraceEvent?, tracker: SchedTracker, raw: TableWriter?,
+    private static func track(next: () -> TraceEvent?, tracker: inout SchedTracker, raw: TableWriter?,
                               header: TraceHeader, options: ImportOptions, eventsTotal: Int,
                               started: Date) throws -> Int {
         var eventCount = 0

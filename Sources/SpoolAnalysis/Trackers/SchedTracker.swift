@@ -33,7 +33,11 @@
 import SpoolTraceFormat
 
 /// Turns ordered events into rows of the derived tables.
-final class SchedTracker {
+///
+/// A struct, kept in a local variable of the import loop: its state is then accessed with
+/// static exclusivity enforcement only (as a class, every access to its arrays paid a dynamic
+/// exclusivity check, about 7% of an import).
+struct SchedTracker {
     private struct GRecord {
         var id: UInt64
         var alive: Bool
@@ -130,7 +134,7 @@ final class SchedTracker {
     // MARK: Event dispatch
 
     /// Applies one event. Throws only SQLite errors from writing rows.
-    func handle(_ e: TraceEvent) throws {
+    mutating func handle(_ e: TraceEvent) throws {
         let ts = header.nanoseconds(e.ticks)
         if !sawEvent {
             sawEvent = true
@@ -241,7 +245,7 @@ final class SchedTracker {
 
     // MARK: G transitions
 
-    private func goCreate(g: UInt64, parent: UInt64) throws {
+    private mutating func goCreate(g: UInt64, parent: UInt64) throws {
         if let old = gIndex[g] {
             anomalies.count(.goCreateExisting)
             try detachFromP(old)
@@ -252,7 +256,7 @@ final class SchedTracker {
         try setState(slot, .runnable, reason: LatencyCause.created.rawValue)
     }
 
-    private func goStart(g: UInt64, p: Int) throws {
+    private mutating func goStart(g: UInt64, p: Int) throws {
         if !ps[p].started {
             anomalies.count(.procStartMissing)
             updateP(p) { $0.started = true }
@@ -290,7 +294,7 @@ final class SchedTracker {
     }
 
     /// GoUnblock / GoWake / NetpollReady: blocked → runnable.
-    private func wake(g: UInt64, cause: LatencyCause) throws {
+    private mutating func wake(g: UInt64, cause: LatencyCause) throws {
         let slot: Int32
         if let s = gIndex[g] {
             slot = s
@@ -305,7 +309,7 @@ final class SchedTracker {
         try setState(slot, .runnable, reason: cause.rawValue)
     }
 
-    private func syscallEnd(p: Int) throws {
+    private mutating func syscallEnd(p: Int) throws {
         var slot: Int32? = nil
         if let s = runningSlot(p), gs[Int(s)].state == .syscall {
             slot = s
@@ -320,10 +324,11 @@ final class SchedTracker {
         }
         if ps[p].m != 0 { ms[ps[p].m]?.syscallG = 0 }
         try setState(slot, .running, p: Int64(p), m: mValue(ps[p].m), sliceEnd: .syscall)
-        updateP(p) { $0.gSlot = slot; $0.gID = gs[Int(slot)].id }
+        let id = gs[Int(slot)].id
+        updateP(p) { $0.gSlot = slot; $0.gID = id }
     }
 
-    private func syscallEndBlocked(g: UInt64, m: UInt64) throws {
+    private mutating func syscallEndBlocked(g: UInt64, m: UInt64) throws {
         guard let slot = gIndex[g] else {
             anomalies.count(.unknownG)
             let s = newG(g, parent: TableWriter.null, createdNs: TableWriter.null)
@@ -340,7 +345,7 @@ final class SchedTracker {
         try setState(slot, .runnable, reason: LatencyCause.syscall.rawValue)
     }
 
-    private func procHandoff(p: Int, fromM: UInt64, toM: UInt64) throws {
+    private mutating func procHandoff(p: Int, fromM: UInt64, toM: UInt64) throws {
         try seeM(fromM)
         if toM != 0 { try seeM(toM) }
         var slot: Int32? = nil
@@ -358,7 +363,7 @@ final class SchedTracker {
         updateP(p) { $0.started = false; $0.m = 0; $0.gSlot = -1; $0.gID = 0 }
     }
 
-    private func goStatus(g: UInt64, status: UInt64, p: Int, m: UInt64) throws {
+    private mutating func goStatus(g: UInt64, status: UInt64, p: Int, m: UInt64) throws {
         let slot: Int32
         if let s = gIndex[g] {
             anomalies.count(.goStatusExisting)
@@ -391,7 +396,7 @@ final class SchedTracker {
 
     // MARK: Threads
 
-    private func threadCreate(m: UInt64, cause: Int64) throws {
+    private mutating func threadCreate(m: UInt64, cause: Int64) throws {
         guard m != 0 else { return }
         if let rec = ms[m] {
             if rec.createdNs != TableWriter.null {
@@ -411,7 +416,7 @@ final class SchedTracker {
         liveThreads += 1
     }
 
-    private func threadExit(m: UInt64) throws {
+    private mutating func threadExit(m: UInt64) throws {
         guard m != 0 else { return }
         try seeM(m)
         guard ms[m]!.alive else { return }
@@ -422,7 +427,7 @@ final class SchedTracker {
 
     /// Records that M `m` exists (first sighting: a thread alive before tracing started).
     @inline(__always)
-    private func seeM(_ m: UInt64) throws {
+    private mutating func seeM(_ m: UInt64) throws {
         guard m != 0 else { return }
         if let rec = ms[m] {
             if !rec.alive { anomalies.count(.threadUsedAfterExit) }
@@ -436,7 +441,7 @@ final class SchedTracker {
     // MARK: State bookkeeping
 
     /// Moves G `slot` to `state` at `now`, closing its current interval (see `closeState`).
-    private func setState(_ slot: Int32, _ state: GState, p: Int64 = TableWriter.null,
+    private mutating func setState(_ slot: Int32, _ state: GState, p: Int64 = TableWriter.null,
                           m: Int64 = TableWriter.null, reason: Int64 = TableWriter.null,
                           sliceEnd: SliceEndReason = .block) throws {
         try closeState(slot, sliceEnd: sliceEnd)
@@ -458,7 +463,7 @@ final class SchedTracker {
 
     /// Closes G `slot`'s current state interval at `now`: writes the `states` row, adds to its
     /// totals, and for running / syscall intervals writes the `slices` / `syscalls` row.
-    private func closeState(_ slot: Int32, sliceEnd: SliceEndReason) throws {
+    private mutating func closeState(_ slot: Int32, sliceEnd: SliceEndReason) throws {
         let i = Int(slot)
         guard let state = gs[i].state else { return }
         let rec = gs[i]
@@ -515,7 +520,7 @@ final class SchedTracker {
 
     /// The G running on P `p` for an event about "the running G"; counts `no_running_g` if none.
     @inline(__always)
-    private func runningG(_ p: Int) -> Int32? {
+    private mutating func runningG(_ p: Int) -> Int32? {
         guard p >= 0, let s = runningSlot(p), gs[Int(s)].state == .running else {
             anomalies.count(.noRunningG)
             return nil
@@ -526,14 +531,14 @@ final class SchedTracker {
     /// Takes G `slot` off P `p` (its slice ends with `reason`, written by the state change that
     /// follows).
     @inline(__always)
-    private func leaveP(_ p: Int, slot: Int32, reason: SliceEndReason) throws {
+    private mutating func leaveP(_ p: Int, slot: Int32, reason: SliceEndReason) throws {
         // Closing the running interval with the right end reason.
         try closeState(slot, sliceEnd: reason)
         updateP(p) { $0.gSlot = -1; $0.gID = 0 }
     }
 
     /// Clears any P that still points at G `slot` (repairs after contradicting events).
-    private func detachFromP(_ slot: Int32) throws {
+    private mutating func detachFromP(_ slot: Int32) throws {
         let id = gs[Int(slot)].id
         if let p = gs[Int(slot)].stateP == TableWriter.null ? nil : Int(gs[Int(slot)].stateP),
            p < ps.count, ps[p].gSlot == slot, ps[p].gID == id {
@@ -543,7 +548,7 @@ final class SchedTracker {
 
     /// Mutates P `p`, keeping `busyPs` in step.
     @inline(__always)
-    private func updateP(_ p: Int, _ change: (inout PRecord) -> Void) {
+    private mutating func updateP(_ p: Int, _ change: (inout PRecord) -> Void) {
         let was = ps[p].busy
         change(&ps[p])
         let isBusy = ps[p].busy
@@ -551,20 +556,20 @@ final class SchedTracker {
     }
 
     @inline(__always)
-    private func ensureP(_ p: Int) {
+    private mutating func ensureP(_ p: Int) {
         if p >= ps.count { ps.append(contentsOf: repeatElement(PRecord(), count: p + 1 - ps.count)) }
     }
 
     @inline(__always)
     private func mValue(_ m: UInt64) -> Int64 { m == 0 ? TableWriter.null : Int64(m) }
 
-    private func lookupOrCreate(_ g: UInt64) throws -> Int32 {
+    private mutating func lookupOrCreate(_ g: UInt64) throws -> Int32 {
         if let s = gIndex[g] { return s }
         anomalies.count(.unknownG)
         return newG(g, parent: TableWriter.null, createdNs: TableWriter.null)
     }
 
-    private func newG(_ g: UInt64, parent: Int64, createdNs: Int64) -> Int32 {
+    private mutating func newG(_ g: UInt64, parent: Int64, createdNs: Int64) -> Int32 {
         let rec = GRecord(id: g, parent: parent, createdNs: createdNs)
         let slot: Int32
         if let s = freeSlots.popLast() {
@@ -580,7 +585,7 @@ final class SchedTracker {
     }
 
     /// Writes G `slot`'s `goroutines` row and frees its record. Its state must be closed.
-    private func retire(_ slot: Int32, endedNs: Int64) throws {
+    private mutating func retire(_ slot: Int32, endedNs: Int64) throws {
         let rec = gs[Int(slot)]
         out.goroutines.put(Int64(rec.id))
         out.goroutines.put(rec.parent)
@@ -602,7 +607,7 @@ final class SchedTracker {
 
     /// Evaluates the per-timestamp conditions on the state after all events at `now` (see
     /// "Settled at timestamp boundaries").
-    private func settle() throws {
+    private mutating func settle() throws {
         if liveThreads != lastThreads || inSyscall != lastInSyscall {
             out.threadCount.put(now)
             out.threadCount.put(Int64(liveThreads))
@@ -626,7 +631,7 @@ final class SchedTracker {
         }
     }
 
-    private func closeViolation(at end: Int64) throws {
+    private mutating func closeViolation(at end: Int64) throws {
         guard let start = violationStart else { return }
         violationStart = nil
         guard end - start >= Self.minViolationNs else { return }
@@ -640,7 +645,7 @@ final class SchedTracker {
     /// Closes everything still open at the trace end (`endNs`, ns; earlier values are raised to
     /// the last event's time) and writes the per-G and per-M rows. Returns the end time used.
     @discardableResult
-    func finish(endNs: Int64) throws -> Int64 {
+    mutating func finish(endNs: Int64) throws -> Int64 {
         if sawEvent { try settle() }
         let end = max(endNs, now)
         now = end
