@@ -137,17 +137,20 @@ func gdestroy(_ s: SchedPtr, _ gp: GPtr) {
     gp.pointee.isMain = false
     gp.pointee.goid = 0
     s.pointee.gcount.wrappingSubtract(1, ordering: .relaxed)
+    // The stack decision is made, and carried out, before the G is published on the free
+    // list: once there, another M may take it and start running on its stack at once.
     GFreeList.lock.lock()
     let keep = GFreeList.count < GFreeList.keepStacks
+    GFreeList.lock.unlock()
+    if !keep, let st = gp.pointee.ctx.pointee.stack {
+        gp.pointee.ctx.pointee.stack = nil
+        spool_stack_free(st)
+    }
+    GFreeList.lock.lock()
     gp.pointee.schedlink = GFreeList.head
     GFreeList.head = gp
     GFreeList.count += 1
     GFreeList.lock.unlock()
-    if !keep, let st = gp.pointee.ctx.pointee.stack {
-        // A G on the list is dead and not running: nobody else touches its context.
-        gp.pointee.ctx.pointee.stack = nil
-        spool_stack_free(st)
-    }
     if wasMain { mainDone(s) }
 }
 
@@ -539,7 +542,7 @@ func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause) {
     g0.initialize(to: spool_gctx())
     g0.pointee.is_g0 = 1
     let tr = UnsafeMutablePointer<TraceOwner>.allocate(capacity: 1)
-    tr.initialize(to: TraceOwner(owner: .m(UInt32(id))))
+    tr.initialize(to: TraceOwner(owner: .m(UInt32(id)), gen: s.pointee.gen))
     let mp = MPtr.allocate(capacity: 1)
     mp.initialize(to: M(id: id, sched: s, g0: g0, park: Note(),
                         rand: UInt64(bitPattern: Int64(spool_nanotime())) | 1 &* UInt64(id),

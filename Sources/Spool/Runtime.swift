@@ -93,8 +93,7 @@ public enum Runtime {
         var session: TraceSession? = nil
         let tracePath = armedTracePath ?? envString("SPOOL_TRACE")
         if let path = tracePath, !path.isEmpty {
-            let sess = try TraceSession(path: path)
-            sess.sched = s
+            let sess = try TraceSession(path: path, sched: s)
             sess.begin(procs: procs)
             session = sess
         }
@@ -250,13 +249,13 @@ extension String {
 }
 
 extension P {
-    init(id: Int32, capacity: Int) {
+    init(id: Int32, capacity: Int, gen: UInt64) {
         self.id = id
         runq = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: capacity)
         for i in 0..<capacity { (runq + i).initialize(to: Atomic<UInt>(0)) }
         runqMask = UInt32(capacity - 1)
         trace = UnsafeMutablePointer<TraceOwner>.allocate(capacity: 1)
-        trace.initialize(to: TraceOwner(owner: .p(UInt32(id))))
+        trace.initialize(to: TraceOwner(owner: .p(UInt32(id)), gen: gen))
     }
 }
 
@@ -272,14 +271,14 @@ extension Sched {
 /// Builds an instance: sched and its Ps (all idle, not on the idle list). No thread is started.
 /// Also used directly by run-queue tests. Context: any thread.
 func makeSched(procs: Int, runqCapacity: Int, stackSize: Int = 256 << 10) -> SchedPtr {
+    let gen = genCounter.wrappingAdd(1, ordering: .relaxed).newValue
     let allp = UnsafeMutablePointer<PPtr>.allocate(capacity: procs)
     for i in 0..<procs {
         let pp = PPtr.allocate(capacity: 1)
-        pp.initialize(to: P(id: Int32(i), capacity: runqCapacity))
+        pp.initialize(to: P(id: Int32(i), capacity: runqCapacity, gen: gen))
         allp[i] = pp
     }
     let s = SchedPtr.allocate(capacity: 1)
-    let gen = genCounter.wrappingAdd(1, ordering: .relaxed).newValue
     s.initialize(to: Sched(gen: gen, procs: procs, allp: allp, stackSize: stackSize))
     return s
 }

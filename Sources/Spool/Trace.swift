@@ -40,7 +40,10 @@ struct TraceOwner {
     var seq: UInt64 = 0
     var lost: UInt64 = 0
     let owner: BatchOwner
-    init(owner: BatchOwner) { self.owner = owner }
+    /// The runtime instance of the owner: a thread of an earlier instance (still running an
+    /// abandoned goroutine) never writes into a later instance's trace.
+    let gen: UInt64
+    init(owner: BatchOwner, gen: UInt64) { self.owner = owner; self.gen = gen }
 }
 
 /// Whether events are being recorded. relaxed loads on the hot path (a plain load on x86);
@@ -87,7 +90,7 @@ func traceWrite(_ t: UnsafeMutablePointer<TraceOwner>, _ kind: EventKind,
 /// Seals the owner's batch (if it has events) and gets a fresh buffer. Context: the owner.
 @inline(never)
 func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64) -> Bool {
-    guard let sess = TraceSession.current else { return false }
+    guard let sess = TraceSession.current, sess.gen == t.pointee.gen else { return false }
     if t.pointee.enc != nil {
         if t.pointee.enc!.isEmpty {
             t.pointee.enc!.begin(owner: t.pointee.owner, seq: t.pointee.seq, baseTicks: ticks)
@@ -122,7 +125,7 @@ func traceSeal(_ t: UnsafeMutablePointer<TraceOwner>, _ sess: TraceSession) {
 
 /// Seals the owner's batch now (M events, thread exit). Context: the owner.
 func traceFlushOwner(_ t: UnsafeMutablePointer<TraceOwner>) {
-    guard t.pointee.enc != nil, let sess = TraceSession.current else { return }
+    guard t.pointee.enc != nil, let sess = TraceSession.current, sess.gen == t.pointee.gen else { return }
     traceSeal(t, sess)
 }
 
@@ -141,8 +144,9 @@ final class TraceSession {
     private var queue: [(UnsafeMutablePointer<UInt8>, Int)] = []
     private var stopping = false
     private var flusherRunning = false
-    /// Sched whose idle Ps the flusher sweeps (nil between runs).
-    var sched: SchedPtr? = nil
+    /// Sched whose idle Ps the flusher sweeps, and its instance.
+    let sched: SchedPtr
+    let gen: UInt64
     /// Batches written so far (flusher thread, or the finalizer after the flusher stopped).
     private(set) var batchesWritten: UInt64 = 0
     private(set) var bytesWritten: UInt64 = 0
@@ -150,11 +154,13 @@ final class TraceSession {
     private let wake = Note()
     private let stopped = Note()
 
-    init(path: String) throws {
+    init(path: String, sched: SchedPtr) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw RuntimeError.trace("cannot open \(path): errno \(errno)") }
         self.path = path
         self.fd = fd
+        self.sched = sched
+        self.gen = sched.pointee.gen
     }
 
     /// Writes the header and starts recording. Context: `Runtime.run`'s thread, before any M.
@@ -229,7 +235,7 @@ final class TraceSession {
 
     /// Seals the batches of idle Ps (see the file comment). Context: flusher or finalizer.
     func sweepIdlePs() {
-        guard let s = sched else { return }
+        let s = sched
         s.pointee.lock.lock()
         var p = s.pointee.pidle
         while let pp = p {

@@ -157,3 +157,38 @@ func readTrace(_ path: String) throws -> TraceSummary {
         #expect(t.count(.goCreate) == 2001 && t.count(.goEnd) == 2001)
     }
 }
+
+/// Where the SIGKILL exit test's child writes its trace (exit-test bodies cannot capture).
+let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
+
+@Suite struct TraceKillTests {
+    /// A process killed with SIGKILL mid-run leaves a trace whose flushed batches import: the
+    /// flusher writes every batch within about 100 ms of its first event.
+    @Test func sigkillLeavesImportableBatches() async throws {
+        unlink(sigkillTracePath)
+        await #expect(processExitsWith: .signal(SIGKILL)) {
+            try? Runtime.startTrace(path: sigkillTracePath)
+            try? Runtime.run(maxProcs: 2) {
+                let ping = Channel<Int>(), pong = Channel<Int>()
+                go { while let v = ping.receive() { pong.send(v) } }
+                go {
+                    Runtime.sleep(for: .milliseconds(400))
+                    kill(getpid(), SIGKILL)
+                }
+                var i = 0
+                while true { ping.send(i); _ = pong.receive(); i += 1 }
+            }
+        }
+        defer { unlink(sigkillTracePath) }
+        let file = try TraceFile(path: sigkillTracePath)
+        let scan = file.scan()
+        #expect(scan.end == nil)               // not finalized
+        #expect(scan.batches.count >= 2)       // but batches were flushed
+        #expect(scan.eventCount > 1000)
+        var creates = 0
+        var ordered = OrderedEvents(file: file, scan: scan)
+        while let e = ordered.next() { if e.kind == .goCreate { creates += 1 } }
+        #expect(creates >= 3)                  // main, the ponger, the killer
+        #expect(scan.batches.contains { $0.owner.kind == .p })
+    }
+}
