@@ -357,6 +357,11 @@ public struct Expected: Sendable {
     public var lostEvents: Int64 = 0
     /// Batches missing from owner sequences (gaps), the importer's `batches_missing`.
     public var batchesMissing: Int64 = 0
+    /// Events the merge took before an earlier-timestamped head (`import_stats.order_skew`).
+    public var orderSkews: Int64 = 0
+    /// Events the merge took although their seq was not ready (`import_stats.seq_mismatch`):
+    /// 0 in every scenario (their seq numbers are complete).
+    public var seqMismatches: Int64 = 0
     /// Runnable intervals still open at trace end (`import_stats.runnable_at_trace_end`).
     public var runnableAtTraceEnd: Int64 = 0
     /// For a cut trace: what the reader must keep and report. Nil for a complete trace.

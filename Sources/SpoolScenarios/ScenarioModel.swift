@@ -85,6 +85,7 @@ final class ScenarioModel {
     private var longSliceCount: Int64 = 0
     private var lostEvents: Int64 = 0
     private var batchesMissing: Int64 = 0
+    private var orderSkews: Int64 = 0
     private let quantumNs: Int64
 
     // Idle-while-runnable bookkeeping (analysis.md, "Work-conservation violations").
@@ -290,11 +291,22 @@ final class ScenarioModel {
     }
 
     /// Runnable G `g` starts running on P `p` (GoStart): a sched_latency row and a new slice.
-    func start(g: Int64, p: Int, at t: Int64) {
+    /// `stampedAt` (default `t`) is the timestamp written: a P whose clock is behind stamps the
+    /// GoStart before the event that made the G runnable (at most the reorder window earlier,
+    /// and not before the P's previous event). The reader's merge still takes the cause first
+    /// (by seq) and counts an order skew; the analyzer gives the GoStart the time of the event
+    /// before it, `t`, which must therefore be the time of the action just before.
+    func start(g: Int64, p: Int, at t: Int64, stampedAt: Int64? = nil) {
         advance(t)
         precondition(state(g) == .runnable, "G\(g) is not runnable at \(t)")
         precondition(ps[p].m != nil && ps[p].idle, "P\(p) is not free at \(t)")
-        builder.append(pOwner(p), .goStart, ns: t, UInt64(g), builder.nextSeq(UInt64(g)))
+        let stamp = stampedAt ?? t
+        precondition(stamp <= t)
+        if stamp < t {
+            precondition(gs[g]!.since == t, "a skewed GoStart must follow the event that made G\(g) runnable")
+            orderSkews += 1
+        }
+        builder.append(pOwner(p), .goStart, ns: stamp, UInt64(g), builder.nextSeq(UInt64(g)))
         let info = gs[g]!
         let row = SchedLatencyRow(g: g, readyNs: info.since, startNs: t, latencyNs: t - info.since,
                                   cause: info.cause.rawValue, p: Int64(p))
@@ -554,6 +566,7 @@ final class ScenarioModel {
         e.peakThreads = peakThreads
         e.lostEvents = lostEvents
         e.batchesMissing = batchesMissing
+        e.orderSkews = orderSkews
         e.runnableAtTraceEnd = runnableAtEnd
         return e
     }

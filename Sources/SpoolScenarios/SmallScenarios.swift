@@ -449,4 +449,39 @@ extension Scenarios {
                 return w + 16_000
             }
         })
+
+    /// P1's clock is 10 ns behind P0's whenever it starts G2: each GoStart of G2 on P1 is stamped
+    /// 10 ns before the GoUnblock on P0 that made G2 runnable. The merge takes the unblock first
+    /// (seq readiness) and counts an order skew (6 in all); the analyzer gives each GoStart the
+    /// unblock's time, so those 6 latencies are exactly 0. G1's wakeups on P0 are 2 µs.
+    public static let clockSkew = Scenario(
+        name: "clock-skew",
+        summary: "GoStarts stamped 10 ns before the GoUnblock that caused them (skewed clocks): 6 order skews, 6 latencies of 0",
+        make: {
+            runScript("clock-skew", maxProcs: 2, batchEvents: 5) { m in
+                m.procStart(p: 0, m: 1, at: 0)
+                m.procStart(p: 1, m: 2, at: 0)
+                m.create(g: 1, parent: 0, by: .p(0), at: 0)
+                m.start(g: 1, p: 0, at: 1000)                        // created, 1000
+                m.create(g: 2, parent: 1, by: .p(0), at: 2000)
+                m.start(g: 2, p: 1, at: 3000)                        // created, 1000
+                m.block(p: 1, .chanRecv, at: 4000)
+                for i in 0..<Int64(5) {
+                    let b = 10_000 + i * 10_000
+                    m.unblock(g: 2, by: 0, at: b)
+                    m.start(g: 2, p: 1, at: b, stampedAt: b - 10)    // unblocked, 0 (skewed stamp)
+                    m.block(p: 0, .chanRecv, at: b + 1000)
+                    m.unblock(g: 1, by: 1, at: b + 3000)
+                    m.block(p: 1, .chanRecv, at: b + 4000)
+                    m.start(g: 1, p: 0, at: b + 5000)                // unblocked, 2000
+                }
+                m.unblock(g: 2, by: 0, at: 60_000)
+                m.start(g: 2, p: 1, at: 60_000, stampedAt: 59_990)   // unblocked, 0 (skewed stamp)
+                m.end(p: 1, at: 61_000)
+                m.end(p: 0, at: 62_000)
+                m.procStop(p: 0, at: 63_000)
+                m.procStop(p: 1, at: 63_000)
+                return 70_000
+            }
+        })
 }

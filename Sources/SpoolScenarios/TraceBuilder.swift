@@ -111,7 +111,7 @@ final class TraceBuilder {
 
     // MARK: Events
 
-    /// Appends an event of `owner` at `ns` (ns since trace start). `args` are the wire
+    /// Appends an event of `owner` stamped `ns` (ns since trace start). `args` are the wire
     /// arguments; for kinds that carry a seq, pass the value from `nextSeq(_:)`.
     /// - Precondition: "Owner time order"; `ns` is a multiple of `nsPerTick`.
     func append(_ owner: BatchOwner, _ kind: EventKind, ns: Int64,

@@ -85,6 +85,49 @@ import SpoolTraceFormat
         #expect(r.seqMismatches == 0)
     }
 
+    /// The reorder window (100 µs = ticksPerSecond / 10 000 ticks): a ready head within it is
+    /// taken before an unready earlier one; a ready head beyond it is not.
+    @Test func readyHeadIsLookedForOnlyWithinTheReorderWindow() throws {
+        func run(gap: UInt64) throws -> (events: [TraceEvent], seqMismatches: Int, orderSkews: Int, batchesMissing: Int) {
+            try Self.merge([
+                B(.p(0), seq: 0, [E(.goCreate, 0, 6, 0), E(.goStart, 1000, 6, 2)]),
+                B(.p(1), seq: 0, [E(.goUnblock, 1000 + gap, 6, 1)]),
+            ])
+        }
+        let within = try run(gap: 100_000)
+        #expect(within.events.map(\.kind) == [.goCreate, .goUnblock, .goStart])
+        #expect(within.orderSkews == 1 && within.seqMismatches == 0)
+
+        let beyond = try run(gap: 100_001)
+        #expect(beyond.events.map(\.kind) == [.goCreate, .goStart, .goUnblock])
+        // The GoStart is taken unready, then the GoUnblock (seq 1 after 2) is unready too.
+        #expect(beyond.seqMismatches == 2 && beyond.orderSkews == 0)
+
+        // The window scales with the clock: at 1 MHz it is 100 ticks.
+        let t = buildTrace(testHeader(maxProcs: 4, ticksPerSecond: 1_000_000), [
+            B(.p(0), seq: 0, [E(.goCreate, 0, 6, 0), E(.goStart, 1000, 6, 2)]),
+            B(.p(1), seq: 0, [E(.goUnblock, 1101, 6, 1)]),
+        ])
+        let file = try TraceFile(bytes: t.bytes)
+        let slow = ordered(file, file.scan())
+        #expect(slow.events.map(\.kind) == [.goCreate, .goStart, .goUnblock])
+        #expect(slow.seqMismatches == 2)
+    }
+
+    /// An event of a G not seen yet waits (within the window) for the GoCreate that introduces it.
+    @Test func eventOfAnUnseenGWaitsForItsCreate() throws {
+        let r = try Self.merge([
+            B(.p(0), seq: 0, [E(.goStart, 100, 9, 1), E(.goEnd, 200, [])]),
+            B(.m(1), seq: 0, [E(.goCreate, 150, 9, 0)]),
+        ])
+        #expect(Self.describe(r.events) == ["M1 GoCreate 150", "P0 GoStart 100", "P0 GoEnd 200"])
+        #expect(r.orderSkews == 1 && r.seqMismatches == 0)
+
+        // Never created at all: delivered anyway, one mismatch.
+        let orphan = try Self.merge([B(.p(0), seq: 0, [E(.goStart, 100, 9, 1)])])
+        #expect(orphan.events.count == 1 && orphan.seqMismatches == 1)
+    }
+
     /// A seq that never becomes ready (the event that would precede it was lost) is taken anyway
     /// and counted as a mismatch; everything is still delivered.
     @Test func unreadySeqIsTakenAndCounted() throws {
