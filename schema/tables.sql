@@ -82,6 +82,22 @@ CREATE TABLE sched_latency (
     p          INTEGER NOT NULL   -- the P it started on
 );
 
+-- Scheduling-latency percentiles computed by the importer from every sched_latency row
+-- (nearest-rank, schema/analysis.md "Percentiles"): one row for all causes (cause NULL), then
+-- one per cause that occurs. Computed in the import pass because sorting in memory is far
+-- cheaper than indexing sched_latency (`spool summary` recomputes them from sched_latency when
+-- this table is missing).
+CREATE TABLE latency_stats (
+    cause    INTEGER,           -- latency_causes.code; NULL for all causes together
+    count    INTEGER NOT NULL,  -- sched_latency rows
+    p50_ns   INTEGER,           -- 50th percentile of latency_ns, ns (NULL when count is 0)
+    p90_ns   INTEGER,           -- 90th percentile, ns
+    p99_ns   INTEGER,           -- 99th percentile, ns
+    p999_ns  INTEGER,           -- 99.9th percentile, ns
+    max_ns   INTEGER,           -- largest latency_ns, ns
+    total_ns INTEGER NOT NULL   -- sum of latency_ns, ns
+);
+
 -- One row per blocking system call (GoSyscallBegin).
 CREATE TABLE syscalls (
     g        INTEGER NOT NULL,  -- goroutine

@@ -2,7 +2,7 @@
 -- Views cannot take parameters: thresholds are fixed here (10 ms, the default of
 -- `spool summary --threshold`); use the tables directly for other values. Percentiles are not
 -- computed here (nearest-rank percentiles in SQL need a sort per query): `spool summary`
--- computes them from the index on sched_latency(cause, latency_ns).
+-- reads them from latency_stats (computed by the importer).
 
 -- Scheduling latency by cause, with the cause's name.
 CREATE VIEW latency_by_cause AS

@@ -130,3 +130,15 @@ private func everyCause() -> Script {
     #expect(formatNs(45_600_000) == "45.6 ms")
     #expect(formatNs(1_234_000_000) == "1.234 s")
 }
+
+@Test func latencyStatsFromTheImporterEqualARecomputation() throws {
+    let imported = try importScript(everyCause())
+    let stored = try Summary.compute(imported.db)
+    #expect(try imported.int("SELECT count(*) FROM latency_stats") == 5)  // all + 4 causes
+    let rw = try Database(path: imported.db.path, mode: .readWrite)
+    try rw.execute("DROP TABLE latency_stats")
+    let recomputed = try Summary.compute(rw)
+    #expect(recomputed.latency.overall == stored.latency.overall)
+    #expect(recomputed.latency.byCause.map(\.code) == stored.latency.byCause.map(\.code))
+    #expect(recomputed.latency.byCause.map(\.stats) == stored.latency.byCause.map(\.stats))
+}

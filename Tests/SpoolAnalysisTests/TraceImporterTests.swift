@@ -61,7 +61,7 @@ private func metaValue(_ db: Database, _ key: String) throws -> String? {
                          [.integer(2), .integer(15), .integer(0)],
                          [.integer(1), .integer(20), .integer(1)]])
     // Indexes exist after the load.
-    #expect(try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'sched_latency_by_cause'") == 1)
+    #expect(try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'goroutines_by_g'") == 1)
     #expect(try db.scalarInt("SELECT count(*) FROM import_stats WHERE severity != 'info'") == 0)
 }
 

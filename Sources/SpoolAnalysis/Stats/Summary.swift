@@ -183,31 +183,33 @@ public struct Summary: Sendable, Codable {
             goroutines: try db.scalarInt("SELECT count(*) FROM goroutines") ?? 0,
             threads: try db.scalarInt("SELECT count(*) FROM threads") ?? 0)
 
-        // Latency: one ordered scan per cause out of the (cause, latency_ns) index, merged.
-        let (latency, longWaits) = try latencyStats(db, thresholdNs: thresholdNs, causeNames: causeNames)
+        // Latency percentiles: stored by the importer (latency_stats), else recomputed.
+        var latency = try latencyStats(db, causeNames: causeNames)
+        // Long waits: one scan of sched_latency for the threshold.
         var longest: [Wait] = []
         var starvedGs = Set<Int64>()
+        var longByCause: [Int64: Int] = [:]
         let waitStmt = try db.prepare("""
-            SELECT g, ready_ns, start_ns, latency_ns, cause, p FROM sched_latency
-            WHERE cause = ? AND latency_ns >= ? ORDER BY latency_ns DESC
+            SELECT g, ready_ns, start_ns, latency_ns, cause, p FROM sched_latency WHERE latency_ns >= ?
             """)
-        for c in latency.byCause {
-            waitStmt.bind(c.code, at: 1)
-            waitStmt.bind(thresholdNs, at: 2)
-            var n = 0
-            while try waitStmt.step() {
-                starvedGs.insert(waitStmt.int64(0))
-                if n < topN {
-                    longest.append(Wait(g: waitStmt.int64(0), readyNs: waitStmt.int64(1),
-                                        startNs: waitStmt.int64(2), latencyNs: waitStmt.int64(3),
-                                        cause: c.cause, p: waitStmt.int64(5)))
-                }
-                n += 1
+        waitStmt.bind(thresholdNs, at: 1)
+        while try waitStmt.step() {
+            let w = Wait(g: waitStmt.int64(0), readyNs: waitStmt.int64(1), startNs: waitStmt.int64(2),
+                         latencyNs: waitStmt.int64(3), cause: name(causeNames, waitStmt.int64(4)),
+                         p: waitStmt.int64(5))
+            starvedGs.insert(w.g)
+            longByCause[waitStmt.int64(4), default: 0] += 1
+            // Keep the top N, longest first (ties: earlier ready first).
+            if longest.count < topN || w.latencyNs > longest[longest.count - 1].latencyNs {
+                let at = longest.firstIndex { $0.latencyNs < w.latencyNs } ?? longest.count
+                longest.insert(w, at: at)
+                if longest.count > topN { longest.removeLast() }
             }
-            waitStmt.reset()
         }
-        longest.sort { ($0.latencyNs, -$0.g) > ($1.latencyNs, -$1.g) }
-        longest = Array(longest.prefix(topN))
+        for i in latency.byCause.indices {
+            latency.byCause[i].longWaits = longByCause[latency.byCause[i].code] ?? 0
+        }
+        let longWaits = longByCause.values.reduce(0, +)
 
         // Long slices: one scan of `slices`.
         let sliceAgg = try db.prepare("""
@@ -280,42 +282,46 @@ public struct Summary: Sendable, Codable {
             importStats: stats)
     }
 
-    /// Overall and per-cause latency stats, and the number of waits at or above `thresholdNs`.
-    static func latencyStats(_ db: Database, thresholdNs: Int64,
-                             causeNames: [(Int64, String)]) throws -> (Latency, Int) {
-        var counts: [(cause: Int64, count: Int)] = []
-        let c = try db.prepare("SELECT cause, count(*) FROM sched_latency GROUP BY cause ORDER BY cause")
-        while try c.step() { counts.append((c.int64(0), Int(c.int64(1)))) }
-
-        // One cursor per cause, each ascending; the overall order is their merge.
-        var cursors: [Statement] = []
-        var heads: [Int64?] = []
-        var pickers: [RankPicker] = []
-        var long = Array(repeating: 0, count: counts.count)
-        for (cause, n) in counts {
-            let s = try db.prepare("SELECT latency_ns FROM sched_latency WHERE cause = ? ORDER BY latency_ns")
-            s.bind(cause, at: 1)
-            cursors.append(s)
-            heads.append(try s.step() ? s.int64(0) : nil)
-            pickers.append(RankPicker(count: n))
-        }
-        var overall = RankPicker(count: counts.reduce(0) { $0 + $1.count })
-        while true {
-            var best = -1
-            for (i, h) in heads.enumerated() {
-                if let h, best < 0 || h < heads[best]! { best = i }
+    /// Overall and per-cause latency stats: from `latency_stats` when the importer wrote it,
+    /// else computed from `sched_latency` in one sorted pass (values arrive in ascending order
+    /// overall, hence also within each cause).
+    static func latencyStats(_ db: Database, causeNames: [(Int64, String)]) throws -> Latency {
+        let hasTable = try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'latency_stats'") == 1
+        if hasTable, try db.scalarInt("SELECT count(*) FROM latency_stats WHERE cause IS NULL") == 1 {
+            var overall = DurationStats()
+            var byCause: [CauseLatency] = []
+            let s = try db.prepare("""
+                SELECT cause, count, p50_ns, p90_ns, p99_ns, p999_ns, max_ns, total_ns FROM latency_stats
+                ORDER BY cause IS NOT NULL, cause
+                """)
+            while try s.step() {
+                let stats = DurationStats(count: Int(s.int64(1)), p50Ns: s.optionalInt64(2), p90Ns: s.optionalInt64(3),
+                                          p99Ns: s.optionalInt64(4), p999Ns: s.optionalInt64(5),
+                                          maxNs: s.optionalInt64(6), totalNs: s.int64(7))
+                if s.isNull(0) {
+                    overall = stats
+                } else {
+                    byCause.append(CauseLatency(code: s.int64(0), cause: name(causeNames, s.int64(0)),
+                                                stats: stats, longWaits: 0))
+                }
             }
-            if best < 0 { break }
-            let v = heads[best]!
+            return Latency(overall: overall, byCause: byCause)
+        }
+        var counts: [Int64: Int] = [:]
+        let c = try db.prepare("SELECT cause, count(*) FROM sched_latency GROUP BY cause")
+        while try c.step() { counts[c.int64(0)] = Int(c.int64(1)) }
+        var pickers = counts.mapValues { RankPicker(count: $0) }
+        var overall = RankPicker(count: counts.values.reduce(0, +))
+        let s = try db.prepare("SELECT latency_ns, cause FROM sched_latency ORDER BY latency_ns")
+        while try s.step() {
+            let v = s.int64(0)
             overall.add(v)
-            pickers[best].add(v)
-            if v >= thresholdNs { long[best] += 1 }
-            heads[best] = try cursors[best].step() ? cursors[best].int64(0) : nil
+            pickers[s.int64(1)]?.add(v)
         }
-        let byCause = counts.indices.map {
-            CauseLatency(code: counts[$0].cause, cause: name(causeNames, counts[$0].cause), stats: pickers[$0].stats, longWaits: long[$0])
+        let byCause = pickers.keys.sorted().map {
+            CauseLatency(code: $0, cause: name(causeNames, $0), stats: pickers[$0]!.stats, longWaits: 0)
         }
-        return (Latency(overall: overall.stats, byCause: byCause), long.reduce(0, +))
+        return Latency(overall: overall.stats, byCause: byCause)
     }
 
     static func threadGrowth(_ db: Database, durationNs: Int64,

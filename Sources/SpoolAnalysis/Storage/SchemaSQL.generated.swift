@@ -89,6 +89,22 @@ CREATE TABLE sched_latency (
     p          INTEGER NOT NULL   -- the P it started on
 );
 
+-- Scheduling-latency percentiles computed by the importer from every sched_latency row
+-- (nearest-rank, schema/analysis.md "Percentiles"): one row for all causes (cause NULL), then
+-- one per cause that occurs. Computed in the import pass because sorting in memory is far
+-- cheaper than indexing sched_latency (`spool summary` recomputes them from sched_latency when
+-- this table is missing).
+CREATE TABLE latency_stats (
+    cause    INTEGER,           -- latency_causes.code; NULL for all causes together
+    count    INTEGER NOT NULL,  -- sched_latency rows
+    p50_ns   INTEGER,           -- 50th percentile of latency_ns, ns (NULL when count is 0)
+    p90_ns   INTEGER,           -- 90th percentile, ns
+    p99_ns   INTEGER,           -- 99th percentile, ns
+    p999_ns  INTEGER,           -- 99.9th percentile, ns
+    max_ns   INTEGER,           -- largest latency_ns, ns
+    total_ns INTEGER NOT NULL   -- sum of latency_ns, ns
+);
+
 -- One row per blocking system call (GoSyscallBegin).
 CREATE TABLE syscalls (
     g        INTEGER NOT NULL,  -- goroutine
@@ -256,10 +272,9 @@ CREATE TABLE events (
     static let indexes = #"""
 -- Indexes, created after the load (cheaper than maintaining them during inserts; keep the cache
 -- small while SQLite sorts, see notes on the import). Only what the summary and common queries
--- need: every index costs import time.
-
--- Percentiles and long waits per cause: one ordered scan per cause, covering.
-CREATE INDEX sched_latency_by_cause ON sched_latency (cause, latency_ns);
+-- need: every index costs import time. sched_latency has none on purpose: an index on
+-- (cause, latency_ns) cost about a third of an import; the percentiles it served are computed
+-- in the import pass instead (table latency_stats).
 
 -- Per-goroutine lookups (`WHERE g = ?`) on the small per-G table.
 CREATE INDEX goroutines_by_g ON goroutines (g);
@@ -271,7 +286,7 @@ CREATE INDEX goroutines_by_g ON goroutines (g);
 -- Views cannot take parameters: thresholds are fixed here (10 ms, the default of
 -- `spool summary --threshold`); use the tables directly for other values. Percentiles are not
 -- computed here (nearest-rank percentiles in SQL need a sort per query): `spool summary`
--- computes them from the index on sched_latency(cause, latency_ns).
+-- reads them from latency_stats (computed by the importer).
 
 -- Scheduling latency by cause, with the cause's name.
 CREATE VIEW latency_by_cause AS

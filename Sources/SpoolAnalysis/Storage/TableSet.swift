@@ -14,6 +14,7 @@ final class TableSet {
     let idleWhileRunnable: TableWriter
     let steals: TableWriter
     let lostEvents: TableWriter
+    let latencyStats: TableWriter
 
     /// Prepares every writer; with a `store`, full blocks are inserted on the store thread.
     /// Created before the first row is put (statements are prepared on the calling thread).
@@ -41,12 +42,14 @@ final class TableSet {
             "ts_ns", "p", "from_p", "count"], store: store)
         lostEvents = try TableWriter(database: db, table: "lost_events", columns: [
             "ts_ns", "owner_kind", "owner_id", "count"], store: store)
+        latencyStats = try TableWriter(database: db, table: "latency_stats", columns: [
+            "cause", "count", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "total_ns"], store: store)
     }
 
     /// Every writer, for flushing and row counts.
     var all: [TableWriter] {
         [goroutines, threads, states, slices, schedLatency, syscalls, preemptions, threadCount,
-         idleWhileRunnable, steals, lostEvents]
+         idleWhileRunnable, steals, lostEvents, latencyStats]
     }
 
     /// Hands on every buffered row.

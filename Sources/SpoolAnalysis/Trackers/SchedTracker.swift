@@ -121,6 +121,11 @@ struct SchedTracker {
     /// Minimum length of a work-conservation violation, ns (schema/analysis.md).
     static let minViolationNs: Int64 = 1_000_000
 
+    /// Every latency, by cause code, for the percentiles of `latency_stats` (8 bytes per
+    /// `sched_latency` row: the one per-event cost in memory, accepted because sorting in
+    /// memory at the end is far cheaper than indexing the table, see notes/sqlite-import.md).
+    private var latencies = Array(repeating: [Int64](), count: LatencyCause.allCases.count)
+
     /// Largest number of live Gs at once (memory diagnostics).
     private(set) var peakLiveGs = 0
 
@@ -276,6 +281,7 @@ struct SchedTracker {
             out.schedLatency.put(rec.stateReason)
             out.schedLatency.put(Int64(p))
             try out.schedLatency.endRow()
+            latencies[Int(rec.stateReason)].append(latency)
             if rec.maxLatencyNs == TableWriter.null || latency > rec.maxLatencyNs {
                 gs[Int(slot)].maxLatencyNs = latency
             }
@@ -642,6 +648,44 @@ struct SchedTracker {
         try out.idleWhileRunnable.endRow()
     }
 
+    /// Writes `latency_stats`: overall (cause NULL) and per cause, nearest-rank percentiles.
+    private mutating func writeLatencyStats() throws {
+        var overall = RankPicker(count: latencies.reduce(0) { $0 + $1.count })
+        var pickers: [RankPicker] = []
+        for i in latencies.indices {
+            latencies[i].sort()
+            pickers.append(RankPicker(count: latencies[i].count))
+        }
+        // Merge the sorted per-cause runs: every value goes to its cause's picker and, in
+        // global order, to the overall one.
+        var heads = Array(repeating: 0, count: latencies.count)
+        while true {
+            var best = -1
+            for c in latencies.indices where heads[c] < latencies[c].count {
+                if best < 0 || latencies[c][heads[c]] < latencies[best][heads[best]] { best = c }
+            }
+            if best < 0 { break }
+            let v = latencies[best][heads[best]]
+            heads[best] += 1
+            overall.add(v)
+            pickers[best].add(v)
+        }
+        func row(_ cause: Int64, _ s: DurationStats) throws {
+            out.latencyStats.put(cause)
+            out.latencyStats.put(Int64(s.count))
+            out.latencyStats.put(s.p50Ns)
+            out.latencyStats.put(s.p90Ns)
+            out.latencyStats.put(s.p99Ns)
+            out.latencyStats.put(s.p999Ns)
+            out.latencyStats.put(s.maxNs)
+            out.latencyStats.put(s.totalNs)
+            try out.latencyStats.endRow()
+        }
+        try row(TableWriter.null, overall.stats)
+        for (c, p) in pickers.enumerated() where p.count > 0 { try row(Int64(c), p.stats) }
+        latencies = []
+    }
+
     /// Closes everything still open at the trace end (`endNs`, ns; earlier values are raised to
     /// the last event's time) and writes the per-G and per-M rows. Returns the end time used.
     @discardableResult
@@ -659,6 +703,7 @@ struct SchedTracker {
             try closeState(Int32(i), sliceEnd: .traceEnd)
             try retire(Int32(i), endedNs: TableWriter.null)
         }
+        try writeLatencyStats()
         for m in mOrder {
             let rec = ms[m]!
             out.threads.put(Int64(m))
