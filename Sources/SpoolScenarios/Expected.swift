@@ -295,7 +295,8 @@ public struct GoroutineTotals: Hashable, Sendable {
     public init() {}
 }
 
-/// What a reader must report for a cut or damaged trace.
+/// What a reader must report for a cut or damaged trace: it keeps the complete batches before
+/// `problemOffset` and nothing after (also when valid frames follow a damaged one).
 public struct Truncation: Hashable, Sendable {
     /// File size in bytes.
     public var fileSize: Int
@@ -303,6 +304,8 @@ public struct Truncation: Hashable, Sendable {
     public var validBytes: Int
     /// Byte offset the reader's error names: the start of the frame it could not read.
     public var problemOffset: Int
+    /// The reader's `TraceError.Kind` raw value: `truncated` or `checksumMismatch`.
+    public var problem: String
     /// Complete batch frames before the problem (all of them are imported).
     public var completeBatches: Int
     /// Events in those batches.

@@ -48,7 +48,7 @@ public enum Scenarios {
     /// Every named scenario, small ones first; `large` here is the 100 000-event default.
     public static let all: [Scenario] = [
         producerConsumer, sleepers, syscallBurst, preemptedLoop, netpoll, starved, truncated,
-        lostEvents, ticks16ns, clockSkew, large(events: 100_000, procs: 4),
+        corruptBatch, lostEvents, ticks16ns, clockSkew, large(events: 100_000, procs: 4),
     ]
 
     /// The scenario called `name`: one of `all`, or `large-<N>` (N events, `k`/`m` suffixes

@@ -300,10 +300,19 @@ extension Scenarios {
     public static let truncated = Scenario(
         name: "truncated",
         summary: "a trace cut mid-batch with no end frame: the complete batches hold a finished ping-pong (62 wakeups of 3 µs), the cut batch is reported by offset",
-        make: { makeTruncated() })
+        make: { makeTruncated(corrupt: false) })
 
-    static func makeTruncated() -> ([UInt8], Expected) {
-        let builder = TraceBuilder(header: scenarioHeader("truncated", maxProcs: 2), batchEvents: 8)
+    /// The same trace as `truncated`, written to the end (end frame included), but one payload
+    /// byte of the first batch after the finished story is flipped: the reader stops at that
+    /// frame (CRC mismatch) and imports nothing after it, although valid frames follow.
+    public static let corruptBatch = Scenario(
+        name: "corrupt-batch",
+        summary: "a flipped payload byte in one batch: CRC mismatch reported at the frame's offset, only the batches before it imported",
+        make: { makeTruncated(corrupt: true) })
+
+    static func makeTruncated(corrupt: Bool) -> ([UInt8], Expected) {
+        let name = corrupt ? "corrupt-batch" : "truncated"
+        let builder = TraceBuilder(header: scenarioHeader(name, maxProcs: 2), batchEvents: 8)
         let m = ScenarioModel(builder: builder)
         m.procStart(p: 0, m: 1, at: 0)
         m.procStart(p: 1, m: 2, at: 0)
@@ -353,11 +362,18 @@ extension Scenarios {
         builder.finish(endNs: t + 200_000)
         let cutFrame = builder.frames[complete]
         precondition(cutFrame.offset == validBytes && cutFrame.size > 40)
-        let cut = cutFrame.offset + FrameLayout.frameHeaderSize + (cutFrame.size - FrameLayout.frameHeaderSize) / 2
-        let bytes = Array(builder.bytes[0..<cut])
+        let middle = cutFrame.offset + FrameLayout.frameHeaderSize + (cutFrame.size - FrameLayout.frameHeaderSize) / 2
+        var bytes: [UInt8]
+        if corrupt {
+            bytes = builder.bytes
+            bytes[middle] ^= 0x20
+        } else {
+            bytes = Array(builder.bytes[0..<middle])
+        }
         expected.eventCount = Int64(completeEvents)
         expected.batchCount = Int64(complete)
-        expected.truncation = Truncation(fileSize: cut, validBytes: validBytes, problemOffset: validBytes,
+        expected.truncation = Truncation(fileSize: bytes.count, validBytes: validBytes, problemOffset: validBytes,
+                                         problem: corrupt ? "checksumMismatch" : "truncated",
                                          completeBatches: complete, completeEvents: completeEvents)
         return (bytes, expected)
     }
