@@ -14,7 +14,10 @@ struct SpoolCommand: ParsableCommand {
             scheduling latency, starvation and thread growth; `spool query` runs SQL.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self]
+        subcommands: [
+            DemoCommand.self, RecordCommand.self, ImportCommand.self, QueryCommand.self,
+            SummaryCommand.self, InspectCommand.self, GenScenarioCommand.self, BenchBaselineCommand.self,
+        ]
     )
 }
 
