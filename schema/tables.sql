@@ -51,35 +51,18 @@ CREATE TABLE threads (
 );
 
 -- Every state interval of every goroutine (like Perfetto's thread_state). A G is in exactly
--- one state at a time; intervals open at trace end end at trace_end_ns.
+-- one state at a time; intervals open at trace end end at trace_end_ns. The views `slices`,
+-- `sched_latency` and `syscalls` (schema/views.sql) are selections of this table: a slice is a
+-- running interval, a scheduling latency a runnable interval that ended in a GoStart, a
+-- syscall a syscall interval. Storing them once keeps the import at one row per transition.
 CREATE TABLE states (
     g        INTEGER NOT NULL,  -- goroutine id
     state    INTEGER NOT NULL,  -- g_states.code: 0 runnable, 1 running, 2 blocked, 3 syscall
     start_ns INTEGER NOT NULL,  -- interval start, ns
     end_ns   INTEGER NOT NULL,  -- interval end, ns
-    p        INTEGER,           -- running: the P it ran on; syscall: the P it held on entry; else NULL
+    p        INTEGER,           -- running: the P it ran on; syscall: the P it held on entry; runnable: the P it then started on (NULL if it did not start before trace end); blocked: NULL
     m        INTEGER,           -- running/syscall: the M it ran on (NULL if unknown); else NULL
-    reason   INTEGER            -- blocked: block_reasons.code; runnable: latency_causes.code; else NULL
-);
-
--- What ran on each P: one continuous run of one G on one P and M.
-CREATE TABLE slices (
-    p          INTEGER NOT NULL,  -- processor
-    m          INTEGER,           -- thread holding the P (NULL if no ProcStart was seen)
-    g          INTEGER NOT NULL,  -- goroutine
-    start_ns   INTEGER NOT NULL,  -- GoStart / GoSyscallEnd / GoStatus(running) time, ns
-    end_ns     INTEGER NOT NULL,  -- time the G left the P, ns
-    end_reason INTEGER NOT NULL   -- slice_end_reasons.code
-);
-
--- Scheduling latency: one row per runnable interval that ended in a GoStart.
-CREATE TABLE sched_latency (
-    g          INTEGER NOT NULL,  -- goroutine
-    ready_ns   INTEGER NOT NULL,  -- when it became runnable, ns
-    start_ns   INTEGER NOT NULL,  -- when it started running (GoStart), ns
-    latency_ns INTEGER NOT NULL,  -- start_ns - ready_ns, ns
-    cause      INTEGER NOT NULL,  -- what made it runnable: latency_causes.code
-    p          INTEGER NOT NULL   -- the P it started on
+    reason   INTEGER            -- blocked: block_reasons.code; runnable: latency_causes.code; running: slice_end_reasons.code; syscall: 1 if its P was handed off during the call, else 0
 );
 
 -- Scheduling-latency percentiles computed by the importer from every sched_latency row
@@ -96,16 +79,6 @@ CREATE TABLE latency_stats (
     p999_ns  INTEGER,           -- 99.9th percentile, ns
     max_ns   INTEGER,           -- largest latency_ns, ns
     total_ns INTEGER NOT NULL   -- sum of latency_ns, ns
-);
-
--- One row per blocking system call (GoSyscallBegin).
-CREATE TABLE syscalls (
-    g        INTEGER NOT NULL,  -- goroutine
-    m        INTEGER,           -- thread that made the call (NULL if unknown)
-    p        INTEGER,           -- P held when the call began
-    start_ns INTEGER NOT NULL,  -- GoSyscallBegin time, ns
-    end_ns   INTEGER NOT NULL,  -- GoSyscallEnd / GoSyscallEndBlocked time (trace_end_ns if still in the call), ns
-    handoff  INTEGER NOT NULL   -- 1 when the P was handed off (ProcHandoff) during the call, else 0
 );
 
 -- One row per delivered preemption (Preempted event).

@@ -4,6 +4,42 @@
 -- computed here (nearest-rank percentiles in SQL need a sort per query): `spool summary`
 -- reads them from latency_stats (computed by the importer).
 
+-- What ran on each P: one continuous run of one G on one P and M (a `running` interval).
+CREATE VIEW slices AS
+SELECT
+    p,                      -- processor
+    m,                      -- thread holding the P (NULL if no ProcStart was seen)
+    g,                      -- goroutine
+    start_ns,               -- GoStart / GoSyscallEnd / GoStatus(running) time, ns
+    end_ns,                 -- time the G left the P, ns
+    reason AS end_reason    -- slice_end_reasons.code
+FROM states
+WHERE state = 1;
+
+-- Scheduling latency: one row per runnable interval that ended in a GoStart.
+CREATE VIEW sched_latency AS
+SELECT
+    g,                                -- goroutine
+    start_ns AS ready_ns,             -- when it became runnable, ns
+    end_ns AS start_ns,               -- when it started running (GoStart), ns
+    end_ns - start_ns AS latency_ns,  -- start_ns - ready_ns, ns
+    reason AS cause,                  -- what made it runnable: latency_causes.code
+    p                                 -- the P it started on
+FROM states
+WHERE state = 0 AND p IS NOT NULL;
+
+-- One row per blocking system call (GoSyscallBegin).
+CREATE VIEW syscalls AS
+SELECT
+    g,                  -- goroutine
+    m,                  -- thread that made the call (NULL if unknown)
+    p,                  -- P held when the call began
+    start_ns,           -- GoSyscallBegin time, ns
+    end_ns,             -- GoSyscallEnd / GoSyscallEndBlocked time (trace_end_ns if still in the call), ns
+    reason AS handoff   -- 1 when the P was handed off (ProcHandoff) during the call, else 0
+FROM states
+WHERE state = 3;
+
 -- Scheduling latency by cause, with the cause's name.
 CREATE VIEW latency_by_cause AS
 SELECT

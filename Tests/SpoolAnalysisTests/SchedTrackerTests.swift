@@ -129,7 +129,7 @@ private func everyCauseScript() -> Script {
         [10, 20, SliceEndReason.syscall.rawValue], [50, 60, SliceEndReason.end.rawValue],
     ])
     #expect(try db.ints("SELECT state, start_ns, end_ns, p, m FROM states ORDER BY start_ns") == [
-        [0, 0, 10, null, null], [1, 10, 20, 0, 1], [3, 20, 50, 0, 1], [1, 50, 60, 0, 1],
+        [0, 0, 10, 0, null], [1, 10, 20, 0, 1], [3, 20, 50, 0, 1], [1, 50, 60, 0, 1],
     ])
     #expect(try db.ints("SELECT syscall_ns, exec_ns FROM goroutines") == [[30, 20]])
 }

@@ -42,7 +42,7 @@ private func metaValue(_ db: Database, _ key: String) throws -> String? {
     #expect(report.problem == nil)
     #expect(report.warnings.isEmpty)
     #expect(report.traceEndNs == 100)
-    #expect(report.rowsPerTable.first { $0.table == "sched_latency" }?.rows == 3)
+    #expect(report.rowsPerTable.first { $0.table == "states" }?.rows == 7)  // g1: 5 intervals, g2: 2
     #expect(report.rowsPerTable.first { $0.table == "goroutines" }?.rows == 2)
     #expect(progress.last?.stage == "done")
     #expect(progress.last?.eventsDone == 10)

@@ -1,14 +1,12 @@
 // The writers of every derived table, in one place: the trackers append rows here and never
-// see SQL. Column lists mirror schema/tables.sql (a mismatch fails at `prepare`).
+// see SQL. Column lists mirror schema/tables.sql (a mismatch fails at `prepare`). `slices`,
+// `sched_latency` and `syscalls` are views over `states` (schema/views.sql): no writer.
 
 /// One `TableWriter` per derived table.
 final class TableSet {
     let goroutines: TableWriter
     let threads: TableWriter
     let states: TableWriter
-    let slices: TableWriter
-    let schedLatency: TableWriter
-    let syscalls: TableWriter
     let preemptions: TableWriter
     let threadCount: TableWriter
     let idleWhileRunnable: TableWriter
@@ -26,12 +24,6 @@ final class TableSet {
             "m", "created_ns", "exited_ns", "cause", "first_seen_ns"], store: store)
         states = try TableWriter(database: db, table: "states", columns: [
             "g", "state", "start_ns", "end_ns", "p", "m", "reason"], store: store)
-        slices = try TableWriter(database: db, table: "slices", columns: [
-            "p", "m", "g", "start_ns", "end_ns", "end_reason"], store: store)
-        schedLatency = try TableWriter(database: db, table: "sched_latency", columns: [
-            "g", "ready_ns", "start_ns", "latency_ns", "cause", "p"], store: store)
-        syscalls = try TableWriter(database: db, table: "syscalls", columns: [
-            "g", "m", "p", "start_ns", "end_ns", "handoff"], store: store)
         preemptions = try TableWriter(database: db, table: "preemptions", columns: [
             "g", "p", "requested_ns", "delivered_ns", "delay_ns", "kind"], store: store)
         threadCount = try TableWriter(database: db, table: "thread_count", columns: [
@@ -48,7 +40,7 @@ final class TableSet {
 
     /// Every writer, for flushing and row counts.
     var all: [TableWriter] {
-        [goroutines, threads, states, slices, schedLatency, syscalls, preemptions, threadCount,
+        [goroutines, threads, states, preemptions, threadCount,
          idleWhileRunnable, steals, lostEvents, latencyStats]
     }
 

@@ -4,11 +4,11 @@
 // One tracker sees every event once, in merge order, and writes rows as intervals close:
 //
 // - Per G (`GRecord`): the current state interval (state, start, P, M, reason). Closing it writes
-//   a `states` row and adds to the G's totals; closing a `running` interval also writes the
-//   `slices` row (a slice is exactly a running interval), closing a `syscall` interval writes
-//   the `syscalls` row, and a GoStart that closes a `runnable` interval writes the
-//   `sched_latency` row. The record goes away at GoEnd (its `goroutines` row is written then),
-//   so memory is O(live Gs), not O(events).
+//   a `states` row and adds to the G's totals. That row is also the G's `slices` row (a slice is
+//   exactly a running interval), `syscalls` row or `sched_latency` row (a runnable interval
+//   closed by a GoStart, which records the P): those three are views over `states`, so each
+//   transition costs one row. The record goes away at GoEnd (its `goroutines` row is written
+//   then), so memory is O(live Gs), plus 8 bytes per latency for the percentiles.
 // - Per P (`PRecord`): started or not, the M holding it, the G on it (running or in a syscall).
 //   Idle Ps and runnable Gs are counted incrementally for `idle_while_runnable`.
 // - Per M (`MRecord`): created/exited/cause, the G it runs a syscall for.
@@ -273,14 +273,9 @@ struct SchedTracker {
         let slot = try lookupOrCreate(g)
         var rec = gs[Int(slot)]
         if rec.state == .runnable {
+            // The runnable interval's row becomes a `sched_latency` row: it records the P.
             let latency = now - rec.stateStart
-            out.schedLatency.put(Int64(g))
-            out.schedLatency.put(rec.stateStart)
-            out.schedLatency.put(now)
-            out.schedLatency.put(latency)
-            out.schedLatency.put(rec.stateReason)
-            out.schedLatency.put(Int64(p))
-            try out.schedLatency.endRow()
+            gs[Int(slot)].stateP = Int64(p)
             latencies[Int(rec.stateReason)].append(latency)
             if rec.maxLatencyNs == TableWriter.null || latency > rec.maxLatencyNs {
                 gs[Int(slot)].maxLatencyNs = latency
@@ -467,36 +462,26 @@ struct SchedTracker {
         }
     }
 
-    /// Closes G `slot`'s current state interval at `now`: writes the `states` row, adds to its
-    /// totals, and for running / syscall intervals writes the `slices` / `syscalls` row.
+    /// Closes G `slot`'s current state interval at `now`: writes the `states` row (which is also
+    /// the `slices`, `sched_latency` or `syscalls` row, see schema/views.sql) and adds to the
+    /// G's totals. `sliceEnd` is the end reason of a running interval.
     private mutating func closeState(_ slot: Int32, sliceEnd: SliceEndReason) throws {
         let i = Int(slot)
         guard let state = gs[i].state else { return }
         let rec = gs[i]
         let d = now - rec.stateStart
-        out.states.put(Int64(rec.id))
-        out.states.put(state.rawValue)
-        out.states.put(rec.stateStart)
-        out.states.put(now)
-        out.states.put(rec.stateP)
-        out.states.put(rec.stateM)
-        out.states.put(rec.stateReason)
-        try out.states.endRow()
+        let reason: Int64
         switch state {
         case .runnable:
             gs[i].runnableNs += d
             runnableGs -= 1
+            reason = rec.stateReason
         case .blocked:
             gs[i].blockedNs += d
+            reason = rec.stateReason
         case .running:
             gs[i].execNs += d
-            out.slices.put(rec.stateP)
-            out.slices.put(rec.stateM)
-            out.slices.put(Int64(rec.id))
-            out.slices.put(rec.stateStart)
-            out.slices.put(now)
-            out.slices.put(sliceEnd.rawValue)
-            try out.slices.endRow()
+            reason = sliceEnd.rawValue
             if sliceEnd != .syscall && sliceEnd != .preempted && sliceEnd != .traceEnd
                 && rec.preemptRequestNs != TableWriter.null {
                 anomalies.count(.preemptRequestUndelivered)
@@ -505,14 +490,16 @@ struct SchedTracker {
         case .syscall:
             gs[i].syscallNs += d
             inSyscall -= 1
-            out.syscalls.put(Int64(rec.id))
-            out.syscalls.put(rec.stateM)
-            out.syscalls.put(rec.stateP)
-            out.syscalls.put(rec.stateStart)
-            out.syscalls.put(now)
-            out.syscalls.put(rec.handoff ? 1 : 0)
-            try out.syscalls.endRow()
+            reason = rec.handoff ? 1 : 0
         }
+        out.states.put(Int64(rec.id))
+        out.states.put(state.rawValue)
+        out.states.put(rec.stateStart)
+        out.states.put(now)
+        out.states.put(rec.stateP)
+        out.states.put(rec.stateM)
+        out.states.put(reason)
+        try out.states.endRow()
         gs[i].state = nil
     }
 
