@@ -62,9 +62,15 @@ SPOOL_RUNTIME_TEXT __attribute__((noinline)) void spool_gogo(spool_gctx *from, s
 
 // MARK: - Stacks
 
+// Two pools, both LIFO and keyed by exact size:
+//  * warm: stacks of goroutines that just ended, pages left resident (no syscall to recycle,
+//    no page faults to reuse) — at most SPOOL_STACK_WARM_MAX of them;
+//  * cold: pages returned to the kernel with MADV_DONTNEED, address range kept (no
+//    mmap/mprotect to reuse) — at most SPOOL_STACK_POOL_MAX; beyond that, unmapped.
 static pthread_mutex_t spool_stack_lock = PTHREAD_MUTEX_INITIALIZER;
-static spool_stack *spool_stack_pool;      // LIFO of free stacks (any size)
-static size_t spool_stack_pooled;
+static spool_stack *spool_stack_warm, *spool_stack_pool;
+static size_t spool_stack_warmed, spool_stack_pooled;
+#define SPOOL_STACK_WARM_MAX 1024
 #define SPOOL_STACK_POOL_MAX 4096
 
 static size_t spool_page_round(size_t n) {
@@ -72,20 +78,26 @@ static size_t spool_page_round(size_t n) {
     return (n + pg - 1) & ~(pg - 1);
 }
 
-spool_stack *spool_stack_alloc(size_t size) {
-    size = spool_page_round(size < 16384 ? 16384 : size);
-    pthread_mutex_lock(&spool_stack_lock);
-    spool_stack **link = &spool_stack_pool;
-    for (spool_stack *s = spool_stack_pool; s; link = &s->next, s = s->next) {
+static spool_stack *spool_stack_take(spool_stack **list, size_t size) {
+    spool_stack **link = list;
+    for (spool_stack *s = *list; s; link = &s->next, s = s->next) {
         if (s->size == size) {
             *link = s->next;
-            spool_stack_pooled--;
-            pthread_mutex_unlock(&spool_stack_lock);
             s->next = NULL;
             return s;
         }
     }
+    return NULL;
+}
+
+spool_stack *spool_stack_alloc(size_t size) {
+    size = spool_page_round(size < 16384 ? 16384 : size);
+    pthread_mutex_lock(&spool_stack_lock);
+    spool_stack *s = spool_stack_take(&spool_stack_warm, size);
+    if (s) spool_stack_warmed--;
+    else if ((s = spool_stack_take(&spool_stack_pool, size))) spool_stack_pooled--;
     pthread_mutex_unlock(&spool_stack_lock);
+    if (s) return s;
 
     size_t total = size + SPOOL_STACK_GUARD;
     // One PROT_NONE reservation, then the usable part made writable: 2 VMAs per stack.
@@ -97,7 +109,7 @@ spool_stack *spool_stack_alloc(size_t size) {
         errno = e;
         return NULL;
     }
-    spool_stack *s = malloc(sizeof *s);
+    s = malloc(sizeof *s);
     if (!s) { munmap(base, total); errno = ENOMEM; return NULL; }
     s->guard_lo = (uintptr_t)base;
     s->lo = (uintptr_t)base + SPOOL_STACK_GUARD;
@@ -109,6 +121,15 @@ spool_stack *spool_stack_alloc(size_t size) {
 }
 
 void spool_stack_free(spool_stack *s) {
+    pthread_mutex_lock(&spool_stack_lock);
+    if (spool_stack_warmed < SPOOL_STACK_WARM_MAX) {
+        s->next = spool_stack_warm;
+        spool_stack_warm = s;
+        spool_stack_warmed++;
+        pthread_mutex_unlock(&spool_stack_lock);
+        return;
+    }
+    pthread_mutex_unlock(&spool_stack_lock);
     // Give the pages back but keep the address range: a recycled stack costs no mmap/mprotect.
     madvise((void *)s->lo, s->size, MADV_DONTNEED);
     pthread_mutex_lock(&spool_stack_lock);
@@ -126,7 +147,7 @@ void spool_stack_free(spool_stack *s) {
 
 size_t spool_stack_pool_count(void) {
     pthread_mutex_lock(&spool_stack_lock);
-    size_t n = spool_stack_pooled;
+    size_t n = spool_stack_pooled + spool_stack_warmed;
     pthread_mutex_unlock(&spool_stack_lock);
     return n;
 }

@@ -132,17 +132,16 @@ func goexit1() -> Never {
 /// Frees a finished G (on the free list, keeping a warm stack while the list is short).
 /// Mirrors Go's `goexit0`/`gfput`. Context: g0 of the M that ran it.
 func gdestroy(_ s: SchedPtr, _ gp: GPtr) {
+    assert(getm()?.pointee.curg == nil, "gdestroy: not on g0")
     let wasMain = gp.pointee.isMain
     gp.pointee.status = .dead
     gp.pointee.isMain = false
     gp.pointee.goid = 0
     s.pointee.gcount.wrappingSubtract(1, ordering: .relaxed)
-    // The stack decision is made, and carried out, before the G is published on the free
-    // list: once there, another M may take it and start running on its stack at once.
-    GFreeList.lock.lock()
-    let keep = GFreeList.count < GFreeList.keepStacks
-    GFreeList.lock.unlock()
-    if !keep, let st = gp.pointee.ctx.pointee.stack {
+    // Invariant "Stacks only while started": a dead or queued-but-never-run G holds no stack,
+    // so a spawning burst costs no memory until the Gs run. The stack goes back to the pools
+    // (warm first) before the G is published on the free list, where another M may take it.
+    if let st = gp.pointee.ctx.pointee.stack {
         gp.pointee.ctx.pointee.stack = nil
         spool_stack_free(st)
     }
@@ -177,6 +176,7 @@ func mainDone(_ s: SchedPtr) {
 /// the caller must not use `mp` afterwards.
 @inline(never)
 func mcall(_ mp: MPtr, _ action: GoAction) {
+    assert(getm() == mp && mp.pointee.curg != nil, "mcall: not on a G")
     let gp = mp.pointee.curg!
     mp.pointee.action = action
     spool_gogo(gp.pointee.ctx, mp.pointee.g0)
@@ -244,6 +244,7 @@ func gosched() {
 /// Runs `gp` on the current M until it switches back. Mirrors Go's `execute`; afterwards
 /// performs the action the G asked for. Context: g0, holding a P.
 func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
+    assert(getm() == mp && mp.pointee.curg == nil && mp.pointee.p != nil, "execute: not on g0 with a P")
     let s = mp.pointee.sched
     let pp = mp.pointee.p!
     mp.pointee.curg = gp
@@ -253,10 +254,6 @@ func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
     let ctx = gp.pointee.ctx
     if ctx.pointee.sp == nil {
         // First run: take a stack now (not at `go`), so queued Gs hold no memory.
-        if let st = ctx.pointee.stack, st.pointee.size != gp.pointee.stackSize {
-            ctx.pointee.stack = nil
-            spool_stack_free(st)
-        }
         if ctx.pointee.stack == nil {
             guard let st = spool_stack_alloc(gp.pointee.stackSize) else {
                 fatal("cannot allocate a \(gp.pointee.stackSize >> 10) KiB stack for goroutine "
@@ -306,6 +303,7 @@ func schedule(_ mp: MPtr) {
 /// ending. Mirrors Go's `findRunnable` (no netpoll yet). Context: g0, holding a P; returns
 /// holding a P.
 func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
+    assert(getm() == mp && mp.pointee.curg == nil, "findRunnable: not on g0")
     let s = mp.pointee.sched
     while true {
         // acquiring: pairs with mainDone's releasing store.
@@ -586,6 +584,7 @@ func mstart(_ mp: MPtr) {
 /// expires, it takes an idle P (if any) so `findRunnable` runs the timers. Mirrors Go's
 /// `stopm` (plus the timer wait Go does in `netpoll(delay)`). Context: g0, no P.
 func stopm(_ mp: MPtr) -> Bool {
+    assert(getm() == mp && mp.pointee.curg == nil, "stopm: not on g0")
     let s = mp.pointee.sched
     precondition(mp.pointee.p == nil, "stopm holding a P")
     var tryIdleP = false

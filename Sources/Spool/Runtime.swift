@@ -125,7 +125,8 @@ public enum Runtime {
             _ = s.pointee.mexited.sleep(timeoutNs: 5_000_000)
         }
         if let session {
-            session.finish(endTicks: traceNow())
+            session.finish(endTicks: traceNow(),
+                           allMsExited: s.pointee.mrunning.load(ordering: .acquiring) == 0)
         }
         currentSched = nil
         if let e = outcome.error { throw e }

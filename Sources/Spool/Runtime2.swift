@@ -190,8 +190,6 @@ struct GFreeList {
     static let lock = RuntimeLock()
     nonisolated(unsafe) static var head: GPtr? = nil
     nonisolated(unsafe) static var count = 0
-    /// Dead Gs that keep their stack (warm, no madvise); beyond this the stack goes to the pool.
-    static let keepStacks = 1024
 }
 
 // MARK: - Accessors

@@ -282,9 +282,18 @@ final class TraceSession {
 
     /// Stops recording and finalizes the file: flushes every idle P's batch, stops the flusher,
     /// writes the end frame. Buffers of Ps still held by an abandoned goroutine's thread are
-    /// not touched (their unflushed events are missing; "Abandoned, not freed").
+    /// not touched (their unflushed events are missing; "Abandoned, not freed"); the buffers
+    /// are freed only when `allMsExited` (no thread of the instance can touch one again).
     /// Context: `Runtime.run`'s thread after the instance ended.
-    func finish(endTicks: UInt64) {
+    func finish(endTicks: UInt64, allMsExited: Bool) {
+        defer {
+            if allMsExited {
+                lock.lock()
+                for b in free { b.deallocate() }
+                free.removeAll()
+                lock.unlock()
+            }
+        }
         traceEnabled.store(false, ordering: .releasing)
         sweepIdlePs()
         lock.lock()

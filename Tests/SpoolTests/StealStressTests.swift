@@ -9,6 +9,9 @@ import Testing
     func everyGoroutineRunsExactlyOnce(procs: Int) throws {
         let n = stress ? 200_000 : 5_000
         let ran = Counters(n)
+        // A goroutine that yields holds its stack while queued; keep the number of those well
+        // under the ~32k stacks vm.max_map_count allows (two mappings per stack).
+        let yieldEvery = stress ? 97 : 7
         try runSerially(maxProcs: procs, runqCapacity: 4) {
             let wg = WaitGroup()
             wg.add(n)
@@ -21,7 +24,7 @@ import Testing
                         let idx = i
                         go {
                             ran.add(idx)
-                            if idx % 7 == 0 { Runtime.yield() }
+                            if idx % yieldEvery == 0 { Runtime.yield() }
                             wg.done()
                         }
                         if i % 64 == 0 { Runtime.yield() }

@@ -54,8 +54,9 @@ typedef struct spool_stack {
 /// Context: any thread; takes a short internal pthread lock (never held across a switch).
 spool_stack *spool_stack_alloc(size_t size);
 
-/// Returns a stack to the pool. Its pages are released with MADV_DONTNEED; beyond the pool
-/// limit the mapping is unmapped. Context: any thread; the stack must not be in use.
+/// Returns a stack to the pools: kept resident while the warm pool has room (1024), else its
+/// pages are released with MADV_DONTNEED (cold pool, 4096), else it is unmapped.
+/// Context: any thread; the stack must not be in use.
 void spool_stack_free(spool_stack *s);
 
 /// Stacks currently in the pool (for tests).
