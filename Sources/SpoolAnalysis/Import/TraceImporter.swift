@@ -36,7 +36,8 @@ public struct ImportProgress: Sendable {
     public var eventsTotal: Int
     /// Seconds since the import started.
     public var elapsedSeconds: Double
-    /// The stage: "events" while tracking, "indexes" while building indexes, "done".
+    /// The stage: "scan" while the reader validates the file (before any event), "events" while
+    /// tracking, "indexes" while building indexes, "done".
     public var stage: String
 }
 
@@ -88,12 +89,8 @@ public enum TraceImporter {
     ///   `dbPath` exists and is not empty, `SQLiteError` when SQLite fails.
     public static func importTrace(path: String, into dbPath: String,
                                    options: ImportOptions = ImportOptions()) throws -> ImportReport {
-        let file: TraceFile
-        do {
-            file = try TraceFile(path: path)
-        } catch {
-            throw error
-        }
+        try requireFresh(dbPath)
+        let file = try TraceFile(path: path)
         return try importTrace(file: file, tracePath: path, into: dbPath, options: options)
     }
 
@@ -102,12 +99,14 @@ public enum TraceImporter {
     public static func importTrace(file: TraceFile, tracePath: String? = nil, into dbPath: String,
                                    options: ImportOptions = ImportOptions()) throws -> ImportReport {
         let started = Date()
+        try requireFresh(dbPath)  // before the scan, which reads the whole trace
+        options.progress?(ImportProgress(eventsDone: 0, eventsTotal: 0, elapsedSeconds: 0, stage: "scan"))
         let scan = file.scan()
         var ordered = OrderedEvents(file: file, scan: scan)
         let endNs = file.header.nanoseconds(max(scan.end?.endTicks ?? 0, scan.maxTicks))
         var report = try importEvents(
             header: file.header, into: dbPath, options: options, eventsTotal: scan.eventCount,
-            endNs: endNs, next: { ordered.next() },
+            endNs: endNs, started: started, next: { ordered.next() },
             extra: { db, stats in
                 stats.append(("seq_mismatch", .warning, Int64(ordered.seqMismatches),
                               "events taken although their seq did not follow their goroutine's last seq"))
@@ -156,10 +155,9 @@ public enum TraceImporter {
     /// `endNs` is the trace end (raised to the last event's time if earlier).
     static func importEvents(
         header: TraceHeader, into dbPath: String, options: ImportOptions, eventsTotal: Int,
-        endNs: Int64, next: () -> TraceEvent?,
+        endNs: Int64, started: Date = Date(), next: () -> TraceEvent?,
         extra: (Database, inout [(String, Severity, Int64, String)]) throws -> Void = { _, _ in }
     ) throws -> ImportReport {
-        let started = Date()
         try requireFresh(dbPath)
         do {
             return try load(header: header, into: dbPath, options: options, eventsTotal: eventsTotal,
