@@ -483,10 +483,18 @@ final class SendCase<T>: SelectCase {
 final class SelectLocks {
     let words: [Word]
     init(_ cases: [SelectCase]) {
-        var seen = Set<UInt>()
         var w: [Word] = []
-        for c in cases where seen.insert(UInt(bitPattern: c.lockWord)).inserted { w.append(c.lockWord) }
-        w.sort { UInt(bitPattern: $0) < UInt(bitPattern: $1) }
+        w.reserveCapacity(cases.count)
+        for c in cases { w.append(c.lockWord) }
+        if w.count > 1 {
+            w.sort { UInt(bitPattern: $0) < UInt(bitPattern: $1) }
+            var out = 1
+            for i in 1..<w.count where w[i] != w[out - 1] {
+                w[out] = w[i]
+                out += 1
+            }
+            w.removeLast(w.count - out)
+        }
         words = w
     }
     func lockAll() { for w in words { RuntimeLock(word: w).lock() } }
@@ -508,6 +516,25 @@ func selectgo(_ sc: SelectCases) {
         if let d = sc.defaultBody { d(); return }
         gopark(.select, nil, nil) // blocks forever, as Go's empty select
         fatal("empty select resumed")
+    }
+    // One case (with or without default): no poll order or lock-order arrays to build.
+    if cases.count == 1 {
+        let c = cases[0]
+        let lock = RuntimeLock(word: c.lockWord)
+        lock.lock()
+        var toReady: GPtr? = nil
+        if c.tryNow(gen: gen, toReady: &toReady) {
+            lock.unlock()
+            if let g = toReady { goready(g) }
+            c.fire()
+            return
+        }
+        if let d = sc.defaultBody {
+            lock.unlock()
+            d()
+            return
+        }
+        lock.unlock() // fall through to the general blocking path (it re-polls)
     }
     // Random poll order (Fisher-Yates with the M's generator).
     var order = Array(cases.indices)
