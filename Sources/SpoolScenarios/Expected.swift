@@ -231,6 +231,24 @@ public struct IdleWhileRunnableRow: Hashable, Sendable, CustomStringConvertible 
     public var description: String { "(\(startNs), \(endNs), \(idlePs), \(runnableGs))" }
 }
 
+/// One `thread_count` row: the live threads and the Gs in a syscall after all events at `tsNs`,
+/// written when either differs from the previous row (the first row: from 0 and 0).
+public struct ThreadCountRow: Hashable, Sendable, CustomStringConvertible {
+    public static let table = "thread_count"
+    public static let columns = "ts_ns, threads, in_syscall"
+    public static let orderBy = "ts_ns"
+    /// A query whose result rows match these rows field by field, in order.
+    public static let query = "SELECT \(columns) FROM \(table) ORDER BY \(orderBy)"
+    /// ns.
+    public var tsNs: Int64
+    public var threads: Int64
+    public var inSyscall: Int64
+    public init(tsNs: Int64, threads: Int64, inSyscall: Int64) {
+        self.tsNs = tsNs; self.threads = threads; self.inSyscall = inSyscall
+    }
+    public var description: String { "(\(tsNs), \(threads), \(inSyscall))" }
+}
+
 /// Latency summary of one cause (or of all, `cause == nil`): nearest-rank percentiles, ns.
 public struct LatencySummary: Hashable, Sendable, CustomStringConvertible {
     /// `LatencyCause` code; nil for the overall summary.
@@ -281,6 +299,7 @@ public struct RowCounts: Hashable, Sendable {
     public var threads: Int64 = 0
     public var goroutines: Int64 = 0
     public var idleWhileRunnable: Int64 = 0
+    public var threadCount: Int64 = 0
     public init() {}
 }
 
@@ -341,6 +360,7 @@ public struct Expected: Sendable {
     public var threads: [ThreadRow] = []
     public var goroutines: [GoroutineRow] = []
     public var idleWhileRunnable: [IdleWhileRunnableRow] = []
+    public var threadCount: [ThreadCountRow] = []
 
     /// Row counts of every table above (also when `rowsListed` is false).
     public var counts = RowCounts()

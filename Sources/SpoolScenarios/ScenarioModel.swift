@@ -90,6 +90,9 @@ final class ScenarioModel {
 
     // Idle-while-runnable bookkeeping (analysis.md, "Work-conservation violations").
     private var runnableCount = 0
+    private var inSyscall: Int64 = 0
+    private var lastThreadCount: (threads: Int64, inSyscall: Int64) = (0, 0)
+    private var threadCountRows: [ThreadCountRow] = []
     private var idleCount: Int
     private var activeSince: Int64?
     private var maxIdle = 0
@@ -116,8 +119,14 @@ final class ScenarioModel {
         now = t
     }
 
-    /// Evaluates "some P idle and some G runnable" on the state at `now`.
+    /// Evaluates the state after all actions at `now`: "some P idle and some G runnable", and
+    /// the thread count series.
     private func settle() {
+        if liveThreads != lastThreadCount.threads || inSyscall != lastThreadCount.inSyscall {
+            lastThreadCount = (liveThreads, inSyscall)
+            counts.threadCount += 1
+            if listRows { threadCountRows.append(ThreadCountRow(tsNs: now, threads: liveThreads, inSyscall: inSyscall)) }
+        }
         let on = idleCount > 0 && runnableCount > 0
         if let start = activeSince {
             if on {
@@ -157,10 +166,11 @@ final class ScenarioModel {
         case .runnable: info.runnable += d; runnableCount -= 1
         case .running: info.exec += d
         case .blocked: info.blocked += d
-        case .syscall: info.syscall += d
+        case .syscall: info.syscall += d; inSyscall -= 1
         case .dead: preconditionFailure("G \(g) is dead")
         }
         if state == .runnable { runnableCount += 1 }
+        if state == .syscall { inSyscall += 1 }
         info.state = state
         info.since = now
         gs[g] = info
@@ -548,6 +558,7 @@ final class ScenarioModel {
         e.threads = threadRows.values.sorted { $0.m < $1.m }
         e.goroutines = goroutineRows.sorted { $0.g < $1.g }
         e.idleWhileRunnable = idleRows
+        e.threadCount = threadCountRows
         counts.threads = Int64(threadRows.count)
         e.counts = counts
         e.totals = totals
