@@ -507,13 +507,24 @@ func startm(_ s: SchedPtr, _ pp: PPtr, spinning: Bool) {
     newm(s, pp, spinning: spinning, cause: spinning ? .spinning : .other)
 }
 
-/// Takes an idle M. Context: sched.lock held.
+/// Takes an idle M. If it was the timer waiter, another idle M (if any) is woken without a P
+/// to take over that role, so a pending timer is never left without a watcher while the taken
+/// M runs a long goroutine. Context: sched.lock held.
 func mget(_ s: SchedPtr) -> MPtr? {
     guard let mp = s.pointee.midle else { return nil }
     s.pointee.midle = mp.pointee.schedlink
     mp.pointee.schedlink = nil
     mp.pointee.idle = false
-    if s.pointee.timerWaiter == mp { s.pointee.timerWaiter = nil }
+    if s.pointee.timerWaiter == mp {
+        s.pointee.timerWaiter = nil
+        if let other = s.pointee.midle {
+            s.pointee.midle = other.pointee.schedlink
+            other.pointee.schedlink = nil
+            other.pointee.idle = false
+            other.pointee.nextp = nil
+            other.pointee.park.wakeup() // re-parks in stopm as the timer waiter
+        }
+    }
     return mp
 }
 

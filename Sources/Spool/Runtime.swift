@@ -142,7 +142,8 @@ public enum Runtime {
     /// Parks the current goroutine for at least `duration`. Context: on a goroutine.
     public static func sleep(for duration: Duration) {
         let (secs, atto) = duration.components
-        let ns = secs &* 1_000_000_000 &+ atto / 1_000_000_000
+        let (whole, overflow) = secs.multipliedReportingOverflow(by: 1_000_000_000)
+        let ns = overflow || secs > Int64.max / 4_000_000_000 ? Int64.max / 4 : whole &+ atto / 1_000_000_000
         timeSleep(ns)
     }
 
