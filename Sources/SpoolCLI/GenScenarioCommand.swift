@@ -15,7 +15,7 @@ struct GenScenarioCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The trace file to write.", valueName: "file"))
     var output: String?
 
-    @Option(help: ArgumentHelp("Events to generate (the large scenario only).", valueName: "n"))
+    @Option(help: ArgumentHelp("Events to generate (the large scenario only: any size, for benchmarks).", valueName: "n"))
     var events: Int = 1_000_000
 
     @Option(help: ArgumentHelp("Ps to simulate (the large scenario only).", valueName: "n"))
@@ -40,7 +40,6 @@ struct GenScenarioCommand: ParsableCommand {
     func run() throws {
         if list {
             for s in Scenarios.all { print("\(s.name): \(s.summary)") }
-            print("large: a realistic mix of any size (--events, --procs), for benchmarks")
             return
         }
         let path = output!

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SpoolAnalysis
+import SpoolTraceFormat
 
 #if canImport(Glibc)
 import Glibc
@@ -48,6 +49,10 @@ struct ImportCommand: ParsableCommand {
         }
         progress.finish()
         Self.printReport(report, tracePath: trace, dbPath: db)
+        // A truncated trace is what a crashed program leaves: a warning. Damage in the middle
+        // (a CRC mismatch, a malformed frame) lost data: the database keeps the complete
+        // batches before it, and the exit status says something was wrong.
+        if let problem = report.problem, problem.kind != .truncated { throw ExitCode(1) }
     }
 
     static func defaultDatabasePath(for trace: String) -> String {
