@@ -69,6 +69,9 @@ func goldenTables(_ name: String) throws {
     #expect(try g.rows(IdleWhileRunnableRow.query) == e.idleWhileRunnable.map {
         [v($0.startNs), v($0.endNs), v($0.idlePs), v($0.runnableGs)]
     }, "idle_while_runnable")
+    #expect(try g.rows(ThreadCountRow.query) == e.threadCount.map {
+        [v($0.tsNs), v($0.threads), v($0.inSyscall)]
+    }, "thread_count")
 }
 
 @Test(arguments: scenarios.map(\.name))
@@ -83,6 +86,7 @@ func goldenCountsAndTotals(_ name: String) throws {
     #expect(try g.int("SELECT count(*) FROM threads") == c.threads)
     #expect(try g.int("SELECT count(*) FROM goroutines") == c.goroutines)
     #expect(try g.int("SELECT count(*) FROM idle_while_runnable") == c.idleWhileRunnable)
+    #expect(try g.int("SELECT count(*) FROM thread_count") == c.threadCount)
     let t = e.totals
     #expect(try g.int("SELECT coalesce(sum(exec_ns), 0) FROM goroutines") == t.execNs)
     #expect(try g.int("SELECT coalesce(sum(runnable_ns), 0) FROM goroutines") == t.runnableNs)
@@ -134,8 +138,41 @@ func goldenTruncation(_ name: String) throws {
     let g = try GoldenImport(Scenarios.named(name)!)
     let t = try #require(g.expected.truncation)
     #expect(g.report.problem?.offset == t.problemOffset)
+    #expect(g.report.problem?.kind.rawValue == t.problem)
     #expect(g.report.eventCount == t.completeEvents)
     #expect(g.report.warnings.first?.contains("byte \(t.problemOffset)") == true)
     #expect(try g.stat("trace_problem_offset") == Int64(t.problemOffset))
     #expect(try g.stat("bytes_not_imported") == Int64(t.fileSize - t.validBytes))
 }
+
+/// Damaged variants of every small scenario (byte damage and CRC-valid frame damage): the
+/// import never crashes; it either refuses the trace with a `TraceError` (header damage) or
+/// imports what is valid, and the tables keep their invariants.
+@Test(arguments: scenarios.filter { $0.expected.rowsListed }.map(\.name))
+func damagedTracesImportOrFailCleanly(_ name: String) throws {
+    let trace = Scenarios.named(name)!.trace()
+    var imported = 0
+    for (i, bytes) in TraceMutator.mutants(of: trace, seed: UInt64(i0(name)), count: 30).enumerated() {
+        let tracePath = tempPath("\(name)-mutant-\(i).spool")
+        try Data(bytes).write(to: URL(fileURLWithPath: tracePath))
+        let dbPath = tempPath("\(name)-mutant-\(i).db")
+        do {
+            let report = try TraceImporter.importTrace(path: tracePath, into: dbPath)
+            imported += 1
+            let db = try Database(path: dbPath, mode: .readOnly)
+            #expect(try db.scalarInt("SELECT count(*) FROM states WHERE end_ns < start_ns") == 0)
+            #expect(try db.scalarInt("SELECT count(*) FROM thread_count WHERE threads < 0 OR in_syscall < 0") == 0)
+            if let problem = report.problem {
+                #expect(report.warnings.first?.contains("byte \(problem.offset)") == true)
+            }
+            _ = try Summary.compute(db).renderText()
+        } catch let error as TraceError {
+            #expect(!error.description.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: dbPath))
+        }
+    }
+    #expect(imported > 0)
+}
+
+/// A stable seed per scenario name.
+private func i0(_ s: String) -> Int { s.utf8.reduce(7) { ($0 &* 31 &+ Int($1)) & 0xFFFF_FFFF } }
