@@ -211,25 +211,23 @@ public struct Summary: Sendable, Codable {
         }
         let longWaits = longByCause.values.reduce(0, +)
 
-        // Long slices: one scan of `slices`.
-        let sliceAgg = try db.prepare("""
-            SELECT count(*), coalesce(sum(end_ns - start_ns), 0) FROM slices WHERE end_ns - start_ns > ?
-            """)
-        sliceAgg.bind(quantum, at: 1)
-        try sliceAgg.step()
-        let longSlices = Int(sliceAgg.int64(0))
-        let longSlicesTotal = sliceAgg.int64(1)
+        // Long slices: one scan of `slices` (count, total and the top N together).
+        var longSlices = 0
+        var longSlicesTotal: Int64 = 0
         var longestSlices: [Slice] = []
-        if longSlices > 0 {
-            let s = try db.prepare("""
-                SELECT p, m, g, start_ns, end_ns - start_ns AS d, end_reason FROM slices
-                WHERE end_ns - start_ns > ? ORDER BY d DESC, start_ns LIMIT \(topN)
-                """)
-            s.bind(quantum, at: 1)
-            while try s.step() {
-                longestSlices.append(Slice(p: s.int64(0), m: s.optionalInt64(1), g: s.int64(2),
-                                           startNs: s.int64(3), durationNs: s.int64(4),
-                                           endReason: name(sliceReasons, s.int64(5))))
+        let sl = try db.prepare("""
+            SELECT p, m, g, start_ns, end_ns - start_ns, end_reason FROM slices WHERE end_ns - start_ns > ?
+            """)
+        sl.bind(quantum, at: 1)
+        while try sl.step() {
+            let x = Slice(p: sl.int64(0), m: sl.optionalInt64(1), g: sl.int64(2), startNs: sl.int64(3),
+                          durationNs: sl.int64(4), endReason: name(sliceReasons, sl.int64(5)))
+            longSlices += 1
+            longSlicesTotal += x.durationNs
+            if longestSlices.count < topN || x.durationNs > longestSlices[longestSlices.count - 1].durationNs {
+                let at = longestSlices.firstIndex { $0.durationNs < x.durationNs } ?? longestSlices.count
+                longestSlices.insert(x, at: at)
+                if longestSlices.count > topN { longestSlices.removeLast() }
             }
         }
 
