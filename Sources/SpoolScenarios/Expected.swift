@@ -231,6 +231,39 @@ public struct IdleWhileRunnableRow: Hashable, Sendable, CustomStringConvertible 
     public var description: String { "(\(startNs), \(endNs), \(idlePs), \(runnableGs))" }
 }
 
+/// One `states` row: an interval of one G in one state (analysis.md, "G states").
+public struct StateRow: Hashable, Sendable, CustomStringConvertible {
+    public static let table = "states"
+    public static let columns = "g, state, start_ns, end_ns, p, m, reason"
+    public static let orderBy = "g, start_ns, end_ns"
+    /// A query whose result rows match these rows field by field, in order.
+    public static let query = "SELECT \(columns) FROM \(table) ORDER BY \(orderBy)"
+    public var g: Int64
+    /// 0 runnable, 1 running, 2 blocked, 3 syscall (`g_states`).
+    public var state: Int64
+    /// ns.
+    public var startNs: Int64
+    /// ns (the trace end for an interval still open).
+    public var endNs: Int64
+    /// running: the P it ran on; syscall: the P it held at GoSyscallBegin; runnable: the P it
+    /// then started on (nil when it did not start); blocked: nil.
+    public var p: Int64?
+    /// running / syscall: the M; else nil.
+    public var m: Int64?
+    /// blocked: BlockReason code (nil for a G blocked at trace start); runnable: LatencyCause
+    /// code; running: slice end reason code (`slice_end_reasons`); syscall: 1 when the P was
+    /// handed off during the call, else 0.
+    public var reason: Int64?
+    public init(g: Int64, state: Int64, startNs: Int64, endNs: Int64, p: Int64?, m: Int64?, reason: Int64?) {
+        self.g = g; self.state = state; self.startNs = startNs; self.endNs = endNs
+        self.p = p; self.m = m; self.reason = reason
+    }
+    public var description: String {
+        let n = { (v: Int64?) in v.map(String.init) ?? "NULL" }
+        return "(\(g), \(state), \(startNs), \(endNs), \(n(p)), \(n(m)), \(n(reason)))"
+    }
+}
+
 /// One `thread_count` row: the live threads and the Gs in a syscall after all events at `tsNs`,
 /// written when either differs from the previous row (the first row: from 0 and 0).
 public struct ThreadCountRow: Hashable, Sendable, CustomStringConvertible {
@@ -300,6 +333,7 @@ public struct RowCounts: Hashable, Sendable {
     public var goroutines: Int64 = 0
     public var idleWhileRunnable: Int64 = 0
     public var threadCount: Int64 = 0
+    public var states: Int64 = 0
     public init() {}
 }
 
@@ -361,6 +395,7 @@ public struct Expected: Sendable {
     public var goroutines: [GoroutineRow] = []
     public var idleWhileRunnable: [IdleWhileRunnableRow] = []
     public var threadCount: [ThreadCountRow] = []
+    public var states: [StateRow] = []
 
     /// Row counts of every table above (also when `rowsListed` is false).
     public var counts = RowCounts()

@@ -51,6 +51,10 @@ final class ScenarioModel {
         var request: Int64?
         var slices: Int64 = 0
         var maxLatency: Int64?
+        /// `states` columns of the current interval.
+        var stateP: Int64?
+        var stateM: Int64?
+        var stateReason: Int64?
     }
 
     private struct PInfo {
@@ -93,6 +97,7 @@ final class ScenarioModel {
     private var inSyscall: Int64 = 0
     private var lastThreadCount: (threads: Int64, inSyscall: Int64) = (0, 0)
     private var threadCountRows: [ThreadCountRow] = []
+    private var stateRows: [StateRow] = []
     private var idleCount: Int
     private var activeSince: Int64?
     private var maxIdle = 0
@@ -158,10 +163,19 @@ final class ScenarioModel {
         if was != isIdle { idleCount += isIdle ? 1 : -1 }
     }
 
-    /// Moves G `g` to `state` at `now`, adding the time spent in the old state to its totals.
-    private func transition(_ g: Int64, to state: State) {
+    /// Moves G `g` to `state` at `now`, adding the time spent in the old state to its totals
+    /// and writing the old interval's `states` row; `p`, `m`, `reason` are the new interval's.
+    private func transition(_ g: Int64, to state: State, p: Int64? = nil, m: Int64? = nil, reason: Int64? = nil) {
         guard var info = gs[g] else { preconditionFailure("unknown G \(g)") }
         let d = now - info.since
+        counts.states += 1
+        if listRows {
+            stateRows.append(StateRow(g: g, state: Self.stateCode(info.state), startNs: info.since, endNs: now,
+                                      p: info.stateP, m: info.stateM, reason: info.stateReason))
+        }
+        info.stateP = p
+        info.stateM = m
+        info.stateReason = reason
         switch info.state {
         case .runnable: info.runnable += d; runnableCount -= 1
         case .running: info.exec += d
@@ -176,13 +190,23 @@ final class ScenarioModel {
         gs[g] = info
     }
 
+    private static func stateCode(_ s: State) -> Int64 {
+        switch s {
+        case .runnable: return 0
+        case .running: return 1
+        case .blocked: return 2
+        case .syscall: return 3
+        case .dead: preconditionFailure("no state row for a dead G")
+        }
+    }
+
     private func state(_ g: Int64) -> State {
         guard let info = gs[g] else { preconditionFailure("unknown G \(g)") }
         return info.state
     }
 
     private func becomeRunnable(_ g: Int64, cause: LatencyCause) {
-        transition(g, to: .runnable)
+        transition(g, to: .runnable, reason: cause.rawValue)
         gs[g]!.cause = cause
     }
 
@@ -204,9 +228,12 @@ final class ScenarioModel {
         ps[p].sliceM = ps[p].m!
     }
 
+    /// Ends the running slice of G `g` on P `p`; precedes the G's transition out of `running`
+    /// (whose `states.reason` is the slice end reason code).
     private func closeSlice(_ p: Int, _ g: Int64, _ reason: String) {
         let row = SliceRow(p: Int64(p), m: ps[p].sliceM, g: g, startNs: ps[p].sliceStart, endNs: now,
                            endReason: reason)
+        gs[g]!.stateReason = row.endReasonCode
         counts.slices += 1
         gs[g]!.slices += 1
         if listRows { slices.append(row) }
@@ -277,6 +304,7 @@ final class ScenarioModel {
         builder.append(owner, .goCreate, ns: t, UInt64(g), UInt64(parent))
         builder.resetSeq(UInt64(g), to: 0)
         gs[g] = GInfo(parent: parent == 0 ? nil : parent, created: t, state: .runnable, since: t, cause: .created)
+        gs[g]!.stateReason = LatencyCause.created.rawValue
         runnableCount += 1
     }
 
@@ -290,11 +318,16 @@ final class ScenarioModel {
         builder.append(owner, .goStatus, ns: t, UInt64(g), seq % 128, UInt64(status.rawValue))
         builder.resetSeq(UInt64(g), to: seq)
         gs[g] = GInfo(parent: nil, created: nil, state: state, since: t, cause: .status)
-        if state == .runnable { runnableCount += 1 }
+        if state == .runnable {
+            runnableCount += 1
+            gs[g]!.stateReason = LatencyCause.status.rawValue
+        }
         if state == .running {
             let p = Int(owner.id)
             precondition(owner.kind == .p && ps[p].m != nil && ps[p].idle, "GoStatus(running) needs a free, started P")
             gs[g]!.p = p
+            gs[g]!.stateP = Int64(p)
+            gs[g]!.stateM = ps[p].m
             setPIdle(p) { $0.g = g }
             openSlice(p, g)
         }
@@ -328,7 +361,8 @@ final class ScenarioModel {
             longWaitCount += 1
             if listRows { longWaits.append(row) }
         }
-        transition(g, to: .running)
+        gs[g]!.stateP = Int64(p)  // the runnable interval's states.p: the P it started on
+        transition(g, to: .running, p: Int64(p), m: ps[p].m)
         gs[g]!.p = p
         gs[g]!.request = nil  // a request belongs to the run it was meant to interrupt
         gs[g]!.maxLatency = max(gs[g]!.maxLatency ?? 0, row.latencyNs)
@@ -379,7 +413,7 @@ final class ScenarioModel {
         builder.append(pOwner(p), .goBlock, ns: t, UInt64(reason.rawValue))
         closeSlice(p, g, "block")
         setPIdle(p) { $0.g = nil }
-        transition(g, to: .blocked)
+        transition(g, to: .blocked, reason: Int64(reason.rawValue))
     }
 
     /// The G running on P `p` makes blocked G `g` runnable (GoUnblock).
@@ -428,7 +462,7 @@ final class ScenarioModel {
         let g = running(p)
         builder.append(pOwner(p), .goSyscallBegin, ns: t)
         closeSlice(p, g, "syscall")
-        transition(g, to: .syscall)
+        transition(g, to: .syscall, p: Int64(p), m: ps[p].m)
         gs[g]!.syscallM = ps[p].m!
         gs[g]!.syscallStart = t
         gs[g]!.syscallP = p
@@ -444,7 +478,7 @@ final class ScenarioModel {
         guard let g = ps[p].syscallG else { preconditionFailure("no syscall on P\(p)") }
         builder.append(pOwner(p), .goSyscallEnd, ns: t)
         closeSyscall(g)
-        transition(g, to: .running)
+        transition(g, to: .running, p: Int64(p), m: ps[p].m)
         ps[p].syscallG = nil
         ps[p].g = g
         openSlice(p, g)
@@ -474,6 +508,7 @@ final class ScenarioModel {
 
     private func closeSyscall(_ g: Int64) {
         let info = gs[g]!
+        gs[g]!.stateReason = info.syscallHandoff ? 1 : 0  // the syscall interval's states.reason
         counts.syscalls += 1
         if listRows {
             syscalls.append(SyscallRow(g: g, m: info.syscallM, p: Int64(info.syscallP), startNs: info.syscallStart,
@@ -559,6 +594,7 @@ final class ScenarioModel {
         e.goroutines = goroutineRows.sorted { $0.g < $1.g }
         e.idleWhileRunnable = idleRows
         e.threadCount = threadCountRows
+        e.states = stateRows.sorted { ($0.g, $0.startNs, $0.endNs) < ($1.g, $1.startNs, $1.endNs) }
         counts.threads = Int64(threadRows.count)
         e.counts = counts
         e.totals = totals
