@@ -51,10 +51,20 @@ SPOOL_RUNTIME_TEXT void spool_ctx_init(spool_gctx *ctx, void (*fn)(void *), void
 
 SPOOL_RUNTIME_TEXT __attribute__((noinline)) void spool_gogo(spool_gctx *from, spool_gctx *to) {
     // Everything thread-local is handed over BEFORE the switch ("No TLS after a switch").
-    swift_task_exitThreadLocalContext((char *)from->excl);
-    from->err = errno;
-    errno = to->err;
-    swift_task_enterThreadLocalContext((char *)to->excl);
+    //
+    // The exclusivity hooks are used exactly as Swift Concurrency uses them for a task on an
+    // executor thread: g0 is the thread's synchronous context, a G is a "task" pushed on top of
+    // it (enter) while it runs and popped off (exit) when it switches back to g0. Every switch
+    // is G→g0 or g0→G on one thread, so each enter is matched by an exit on the same thread,
+    // and the G's accesses travel with it when it next enters on another thread.
+    if (!from->is_g0) {
+        swift_task_exitThreadLocalContext((char *)from->excl);
+        from->err = errno;
+    }
+    if (!to->is_g0) {
+        errno = to->err;
+        swift_task_enterThreadLocalContext((char *)to->excl);
+    }
     spool_tls_ctx = to->is_g0 ? NULL : to;
     spool_switch(&from->sp, to->sp);
     // Resumed, possibly on another thread: nothing thread-local may be touched here.

@@ -50,19 +50,28 @@ import Testing
 
     /// A `modify` access to a class property stays open across switches and migrations: the
     /// access begins on one thread and ends on another. Without the per-G access set hand-over,
-    /// Swift's runtime would not find the access on the new thread and trap.
+    /// the access would be ended on a thread that never began it (Swift's runtime then walks a
+    /// list that does not contain it and crashes), and the first thread keeps a stale record
+    /// (negative control: with the hooks removed from spool_gogo this test crashes).
     @Test func exclusivityAccessSetIsPerGoroutine() throws {
-        final class Holder { var value = 0 }
-                func bumpWhileYielding(_ x: inout Int) {
-            for _ in 0..<100 { x += 1; Runtime.yield() }
-        }
-        let holders = (0..<4).map { _ in Holder() }
+        let holders = (0..<8).map { _ in ExclusivityHolder() }
         try runSerially(maxProcs: 2) {
             let wg = WaitGroup()
             wg.add(holders.count)
-            for h in holders { go { bumpWhileYielding(&h.value); wg.done() } }
+            for h in holders {
+                go {
+                    for _ in 0..<20 { bumpWhileYielding(&h.value) }
+                    wg.done()
+                }
+            }
             wg.wait()
         }
-        #expect(holders.allSatisfy { $0.value == 100 })
+        #expect(holders.allSatisfy { $0.value == 1000 })
     }
+}
+
+final class ExclusivityHolder: @unchecked Sendable { var value = 0 }
+
+func bumpWhileYielding(_ x: inout Int) {
+    for _ in 0..<50 { x += 1; Runtime.yield() }
 }

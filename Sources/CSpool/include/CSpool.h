@@ -85,8 +85,9 @@ void spool_gentry(void);
 /// Prepares `ctx` so that switching to it calls `fn(arg)` on the top of `ctx->stack`.
 void spool_ctx_init(spool_gctx *ctx, void (*fn)(void *), void *arg);
 
-/// The full goroutine switch: moves the Swift exclusivity access set and errno from the thread
-/// into `from`, installs `to`'s, points the overflow handler at `to`'s stack, then switches.
+/// The full goroutine switch (always G→g0 or g0→G on the calling thread): a G leaving takes its
+/// Swift exclusivity accesses and errno with it, a G arriving brings its own back; points the
+/// overflow handler at `to`'s stack, then switches.
 /// Returns when something switches back to `from`, possibly on another thread.
 /// Obeys "No TLS after a switch".
 void spool_gogo(spool_gctx *from, spool_gctx *to);
