@@ -1,15 +1,17 @@
 // `large`: a realistic mix of scheduling events at any size, for import benchmarks (1M and 10M
 // events) and for checking that the importer's aggregates stay exact on big inputs.
 //
-// Shape: `procs` Ps, each with its own M (M1…), a ping-pong pair of goroutines and occasional
-// short-lived workers; sysmon (M procs+1) requests preemptions, a netpoller thread (M procs+2)
+// Shape: `procs` Ps, each with its own M (M1…) and a spare M for syscall handoffs (M procs+3…,
+// so the thread count grows to 2 × procs + 2 and stays there), a ping-pong pair of goroutines
+// and occasional short-lived workers; sysmon (M procs+1) requests preemptions, a netpoller thread (M procs+2)
 // makes Gs ready. Time advances in steps of 100 µs; in every step each P does one action chosen
 // by a seeded SplitMix64 generator (so the output is identical on every run):
 //
 // | weight | action | events |
 // |---|---|---|
 // | 50 | ping-pong: unblock the partner, block on chan_recv, partner starts after L | 3 |
-// | 10 | blocking syscall that keeps the P, 2-20 µs | 2 |
+// | 7 | blocking syscall that keeps the P, 2-20 µs | 2 |
+// | 3 | 30 µs syscall: sysmon hands the P to the P's other M (created on first use, cause handoff), the G returns without a P and starts after L | 5-6 |
 // | 10 | yield, restart after L | 2 |
 // | 5 | sysmon preempt request, async preemption 3 µs later, restart after L | 4 |
 // | 10 | sleep 20 µs, timer wake (P batch), start after L | 3 |
@@ -17,7 +19,7 @@
 // | 10 | spawn a worker, wait on a waitgroup: worker runs 2 µs, wakes the parent, ends | 6 |
 //
 // L (the scheduling latency) is drawn from {0.5, 1, 1.5, 2, 3, 5, 8, 20} µs. Every action of a
-// step ends within 43 µs of its start and leaves every P running a G, so no idle-while-runnable
+// step ends within 51 µs of its start and leaves every P running a G, so no idle-while-runnable
 // interval reaches 1 ms. The answers are aggregates (rows are not listed): exact counts, sums
 // and nearest-rank percentiles, kept as value histograms.
 
@@ -90,6 +92,10 @@ extension Scenarios {
         var current = [Int64](repeating: 0, count: procs)
         var partner = [Int64](repeating: 0, count: procs)
         var nextG: Int64 = 1
+        // Per P: the M holding it and the other M it is handed to in a long syscall.
+        var holder = (0..<procs).map { Int64($0 + 1) }
+        var spare = (0..<procs).map { Int64(procs + 3 + $0) }
+        var spareCreated = [Bool](repeating: false, count: procs)
         for p in 0..<procs {
             m.procStart(p: p, m: Int64(p + 1), at: 0)
             current[p] = nextG
@@ -109,6 +115,7 @@ extension Scenarios {
         enum Op {
             case unblock(Int64), block(BlockReason), start(Int64), syscallBegin, syscallEnd, yield
             case request(Int64), preempted, wakeTimer(Int64), netpollReady(Int64), create(Int64, Int64), end
+            case threadCreate(Int64), handoff(Int64), procStart(Int64), syscallEndBlocked(Int64)
         }
         struct Item { var t: Int64; var p: Int; var n: Int; var op: Op }
         let stepNs: Int64 = 100_000
@@ -131,10 +138,23 @@ extension Scenarios {
                     add(t0 + 200 + latency(), .start(y))
                     current[p] = y
                     partner[p] = x
-                case 50..<60:
+                case 50..<57:
                     let d: [Int64] = [2000, 5000, 20_000]
                     add(t0, .syscallBegin)
                     add(t0 + d[Int(rng.below(3))], .syscallEnd)
+                case 57..<60:
+                    let to = spare[p]
+                    add(t0, .syscallBegin)
+                    if !spareCreated[p] {
+                        add(t0 + 19_000, .threadCreate(to))
+                        spareCreated[p] = true
+                    }
+                    add(t0 + 20_000, .handoff(to))
+                    add(t0 + 21_000, .procStart(to))
+                    add(t0 + 30_000, .syscallEndBlocked(x))
+                    add(t0 + 30_000 + latency(), .start(x))
+                    spare[p] = holder[p]
+                    holder[p] = to
                 case 60..<70:
                     add(t0, .yield)
                     add(t0 + latency(), .start(x))
@@ -178,6 +198,10 @@ extension Scenarios {
                 case .netpollReady(let g): m.netpollReady(g: g, by: netpoller, at: t)
                 case .create(let g, let parent): m.create(g: g, parent: parent, by: .p(UInt32(p)), at: t)
                 case .end: m.end(p: p, at: t)
+                case .threadCreate(let newM): m.threadCreate(m: newM, cause: .handoff, by: sysmon, at: t)
+                case .handoff(let to): m.handoff(p: p, toM: to, at: t)
+                case .procStart(let newM): m.procStart(p: p, m: newM, at: t)
+                case .syscallEndBlocked(let g): m.syscallEndBlocked(g: g, at: t)
                 }
             }
             step += 1
