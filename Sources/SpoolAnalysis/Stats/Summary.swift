@@ -185,51 +185,42 @@ public struct Summary: Sendable, Codable {
 
         // Latency percentiles: stored by the importer (latency_stats), else recomputed.
         var latency = try latencyStats(db, causeNames: causeNames)
-        // Long waits: one scan of sched_latency for the threshold.
+        // Long waits and long slices: one scan of `states` for both (`sched_latency` and
+        // `slices` are selections of it, schema/views.sql), keeping counts and the top N.
         var longest: [Wait] = []
         var starvedGs = Set<Int64>()
         var longByCause: [Int64: Int] = [:]
-        let waitStmt = try db.prepare("""
-            SELECT g, ready_ns, start_ns, latency_ns, cause, p FROM sched_latency WHERE latency_ns >= ?
+        var longSlices = 0
+        var longSlicesTotal: Int64 = 0
+        var longestSlices: [Slice] = []
+        let scan = try db.prepare("""
+            SELECT state, g, start_ns, end_ns, p, m, reason FROM states
+            WHERE (state = 0 AND p IS NOT NULL AND end_ns - start_ns >= ?1)
+               OR (state = 1 AND end_ns - start_ns > ?2)
             """)
-        waitStmt.bind(thresholdNs, at: 1)
-        while try waitStmt.step() {
-            let w = Wait(g: waitStmt.int64(0), readyNs: waitStmt.int64(1), startNs: waitStmt.int64(2),
-                         latencyNs: waitStmt.int64(3), cause: name(causeNames, waitStmt.int64(4)),
-                         p: waitStmt.int64(5))
-            starvedGs.insert(w.g)
-            longByCause[waitStmt.int64(4), default: 0] += 1
-            // Keep the top N, longest first (ties: earlier ready first).
-            if longest.count < topN || w.latencyNs > longest[longest.count - 1].latencyNs {
-                let at = longest.firstIndex { $0.latencyNs < w.latencyNs } ?? longest.count
-                longest.insert(w, at: at)
-                if longest.count > topN { longest.removeLast() }
+        scan.bind(thresholdNs, at: 1)
+        scan.bind(quantum, at: 2)
+        while try scan.step() {
+            let g = scan.int64(1), start = scan.int64(2), end = scan.int64(3)
+            if scan.int64(0) == GState.runnable.rawValue {
+                let cause = scan.int64(6)
+                let w = Wait(g: g, readyNs: start, startNs: end, latencyNs: end - start,
+                             cause: name(causeNames, cause), p: scan.int64(4))
+                starvedGs.insert(g)
+                longByCause[cause, default: 0] += 1
+                insertTop(w, into: &longest, by: \.latencyNs)
+            } else {
+                let x = Slice(p: scan.int64(4), m: scan.optionalInt64(5), g: g, startNs: start,
+                              durationNs: end - start, endReason: name(sliceReasons, scan.int64(6)))
+                longSlices += 1
+                longSlicesTotal += x.durationNs
+                insertTop(x, into: &longestSlices, by: \.durationNs)
             }
         }
         for i in latency.byCause.indices {
             latency.byCause[i].longWaits = longByCause[latency.byCause[i].code] ?? 0
         }
         let longWaits = longByCause.values.reduce(0, +)
-
-        // Long slices: one scan of `slices` (count, total and the top N together).
-        var longSlices = 0
-        var longSlicesTotal: Int64 = 0
-        var longestSlices: [Slice] = []
-        let sl = try db.prepare("""
-            SELECT p, m, g, start_ns, end_ns - start_ns, end_reason FROM slices WHERE end_ns - start_ns > ?
-            """)
-        sl.bind(quantum, at: 1)
-        while try sl.step() {
-            let x = Slice(p: sl.int64(0), m: sl.optionalInt64(1), g: sl.int64(2), startNs: sl.int64(3),
-                          durationNs: sl.int64(4), endReason: name(sliceReasons, sl.int64(5)))
-            longSlices += 1
-            longSlicesTotal += x.durationNs
-            if longestSlices.count < topN || x.durationNs > longestSlices[longestSlices.count - 1].durationNs {
-                let at = longestSlices.firstIndex { $0.durationNs < x.durationNs } ?? longestSlices.count
-                longestSlices.insert(x, at: at)
-                if longestSlices.count > topN { longestSlices.removeLast() }
-            }
-        }
 
         // Preemptions (small table).
         let preemptions = Int(try db.scalarInt("SELECT count(*) FROM preemptions") ?? 0)
@@ -366,6 +357,15 @@ public struct Summary: Sendable, Codable {
         return ThreadGrowth(peak: peak, peakAtNs: peakAt, atEnd: current, peakInSyscall: peakSys,
                             seen: try db.scalarInt("SELECT count(*) FROM threads") ?? 0,
                             createdByCause: byCause, timeline: timeline, threads: list)
+    }
+
+    /// Keeps `list` the top `topN` by `key`, largest first (ties: the earlier one first).
+    static func insertTop<T>(_ x: T, into list: inout [T], by key: KeyPath<T, Int64>) {
+        let v = x[keyPath: key]
+        guard list.count < topN || v > list[list.count - 1][keyPath: key] else { return }
+        let at = list.firstIndex { $0[keyPath: key] < v } ?? list.count
+        list.insert(x, at: at)
+        if list.count > topN { list.removeLast() }
     }
 
     /// The (code, name) rows of a lookup table.
