@@ -231,9 +231,8 @@ import SpoolTraceFormat
         // Frames wholly before the first changed byte are still there (the header too, as accepted).
         let intact = original.batchesBefore(intactBefore)
         #expect(scan.batches.count >= intact, "lost an intact frame: kept \(scan.batches.count) of \(intact)")
-        let (events, mismatches, skews, missing) = ordered(file, scan)
+        let (events, _, _, _) = ordered(file, scan)
         #expect(events.count == scan.eventCount)
-        #expect(mismatches >= 0 && skews >= 0 && missing >= 0)
     }
 
     static func iterations() -> Int {
