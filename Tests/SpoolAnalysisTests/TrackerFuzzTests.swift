@@ -26,8 +26,8 @@ private func randomScript(seed: UInt64, count: Int, maxProcs: UInt32) -> Script 
     for _ in 0..<count {
         t += UInt64.random(in: 0...2_000_000, using: &rng)  // ties, and gaps over 1 ms
         let kind = EventKind.allCases.randomElement(using: &rng)!
-        let g = UInt64.random(in: 1...6, using: &rng)
-        let m = UInt64.random(in: 1...4, using: &rng)
+        let g = UInt64.random(in: 0...6, using: &rng)  // 0: "none", named by mistake
+        let m = UInt64.random(in: 0...4, using: &rng)
         let p = UInt32.random(in: 0..<maxProcs, using: &rng)
         var args: [UInt64]
         switch kind {
@@ -48,7 +48,7 @@ private func randomScript(seed: UInt64, count: Int, maxProcs: UInt32) -> Script 
         default: args = []
         }
         let owner: BatchOwner = kind.allowedIn.contains(.p) && (Bool.random(using: &rng) || !kind.allowedIn.contains(.m))
-            ? .p(p) : .m(UInt32(m))
+            ? .p(p) : .m(UInt32(max(m, 1)))
         var a = args + [0, 0, 0]
         a = Array(a.prefix(3))
         s.events.append(TraceEvent(kind: kind, ticks: t, owner: owner, a0: a[0], a1: a[1], a2: a[2]))

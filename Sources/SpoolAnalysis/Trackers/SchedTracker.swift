@@ -95,7 +95,7 @@ struct SchedTracker {
     private let out: TableSet
     private(set) var anomalies = AnomalyCounts()
 
-    private var gIndex: [UInt64: Int32] = [:]
+    private var gIndex = IDMap()
     private var gs: [GRecord] = []
     private var freeSlots: [Int32] = []
     private var ps: [PRecord] = []
@@ -572,7 +572,7 @@ struct SchedTracker {
             slot = Int32(gs.count)
             gs.append(rec)
         }
-        gIndex[g] = slot
+        gIndex.set(g, slot)
         if gIndex.count > peakLiveGs { peakLiveGs = gIndex.count }
         return slot
     }
@@ -592,7 +592,7 @@ struct SchedTracker {
         out.goroutines.put(rec.maxLatencyNs)
         try out.goroutines.endRow()
         gs[Int(slot)].alive = false
-        gIndex[rec.id] = nil
+        gIndex.remove(rec.id)
         freeSlots.append(slot)
     }
 
