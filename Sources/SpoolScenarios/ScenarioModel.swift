@@ -3,8 +3,15 @@
 // action means in the analyzer's tables (schema/analysis.md). The scenario decides every time
 // stamp, so the answers are known by construction: when the script says "G 3 starts on P 1 at
 // 12 000 ns" after it said "G 3 was unblocked at 10 000 ns", the model writes a GoStart and
-// appends the sched_latency row (3, 10 000, 12 000, 2 000, unblocked, 1). Nothing here reads
-// events back; the importer's state machines are not re-implemented, the script's intent is.
+// appends the sched_latency row (3, 10 000, 12 000, 2 000, unblocked, 1). The bookkeeping is a
+// small simulation driven by the script's intent (which G runs where, since when); it never
+// reads events back, so a mistake in the importer's event handling cannot leak into the
+// answers. The small scenarios also state their key numbers in comments next to each action,
+// so a reviewer can check them by hand.
+//
+// Rejected: deriving the answers by running a second analyzer over the generated events (it
+// would share the importer's blind spots), and writing every answer as a literal (hundreds of
+// rows per scenario, unreviewable, and wrong the moment a scenario changes).
 //
 // Invariant "Script time order": actions are given in non-decreasing time order across all
 // owners (checked), so interval bookkeeping (per-G state time, idle-while-runnable) is a
