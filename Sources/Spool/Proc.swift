@@ -99,6 +99,7 @@ func newproc(_ fn: @escaping () -> Void, stackSize: Int?) {
     let s = mp.pointee.sched
     let pp = mp.pointee.p!
     let gp = newG(s, fn, stackSize: stackSize ?? s.pointee.stackSize)
+    gp.pointee.traceSession = traceSessionID.load(ordering: .relaxed)
     traceEv(pp.pointee.trace, .goCreate, gp.pointee.goid, parent.pointee.goid)
     runqput(s, pp, gp, next: true)
     wakep(s)
@@ -124,6 +125,7 @@ func runBody(_ gp: GPtr) {
 /// Ends the current goroutine. Mirrors Go's `goexit1`. Context: on a G; never returns.
 func goexit1() -> Never {
     let mp = getm()!
+    traceGoStatus(mp.pointee.p!, mp.pointee.curg!, .running)
     traceEv(mp.pointee.p!.pointee.trace, .goEnd)
     mcall(mp, .exit)
     fatal("goexit: a dead goroutine was resumed")
@@ -190,6 +192,7 @@ func gopark(_ reason: BlockReason,
             _ arg: UnsafeMutableRawPointer?) {
     let mp = getm()!
     assert(mp.pointee.curg != nil, "gopark on g0")
+    traceGoStatus(mp.pointee.p!, mp.pointee.curg!, .running)
     traceEv(mp.pointee.p!.pointee.trace, .goBlock, UInt64(reason.rawValue))
     mp.pointee.unlockf = unlockf
     mp.pointee.unlockArg = arg
@@ -214,6 +217,7 @@ extension RuntimeLock {
 func ready(_ s: SchedPtr, _ pp: PPtr, _ gp: GPtr, timer: Bool = false, next: Bool = true) {
     if gp.pointee.gen != s.pointee.gen { return }
     precondition(gp.pointee.status == .waiting, "ready: goroutine \(gp.pointee.goid) is not waiting")
+    traceGoStatus(pp, gp, .blocked)
     gp.pointee.status = .runnable
     gp.pointee.traceSeq &+= 1
     if timer {
@@ -235,6 +239,7 @@ func goready(_ gp: GPtr) {
 /// Puts the current G on the global queue and schedules (Go's `Gosched`). Context: on a G.
 func gosched() {
     let mp = getm()!
+    traceGoStatus(mp.pointee.p!, mp.pointee.curg!, .running)
     traceEv(mp.pointee.p!.pointee.trace, .goStop, UInt64(StopReason.yield.rawValue))
     mcall(mp, .gosched)
 }
@@ -263,6 +268,7 @@ func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
         }
         spool_ctx_init(ctx, goroutineEntry, UnsafeMutableRawPointer(gp))
     }
+    traceGoStatus(pp, gp, .runnable)
     gp.pointee.traceSeq &+= 1
     traceEv(pp.pointee.trace, .goStart, gp.pointee.goid, gp.pointee.traceSeq & 127)
     spool_gogo(mp.pointee.g0, ctx)
@@ -294,6 +300,11 @@ func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
 /// Context: g0.
 func schedule(_ mp: MPtr) {
     while let (gp, inherit) = findRunnable(mp) {
+        // Tracing was stopped: seal this P's last batch so stopTrace can finish the file.
+        if let pp = mp.pointee.p, !traceEnabled.load(ordering: .relaxed),
+           pp.pointee.trace.pointee.busy.pointee.load(ordering: .relaxed) {
+            traceFlushOwner(pp.pointee.trace)
+        }
         if mp.pointee.spinning { resetspinning(mp) }
         execute(mp, gp, inheritTime: inherit)
     }
@@ -558,6 +569,10 @@ func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause) {
                         cause: cause, trace: tr))
     mp.pointee.nextp = pp
     mp.pointee.spinning = spinning
+    s.pointee.lock.lock()
+    mp.pointee.alllink = s.pointee.allm
+    s.pointee.allm = mp
+    s.pointee.lock.unlock()
     s.pointee.mcount.wrappingAdd(1, ordering: .relaxed)
     s.pointee.mrunning.wrappingAdd(1, ordering: .relaxed)
     let r = spool_thread_start(mstartEntry, UnsafeMutableRawPointer(mp))
@@ -666,6 +681,9 @@ func mexit(_ mp: MPtr) {
     }
     traceEv(mp.pointee.trace, .threadExit, UInt64(mp.pointee.id))
     traceFlushOwner(mp.pointee.trace)
+    s.pointee.lock.lock()
+    mp.pointee.exited = true
+    s.pointee.lock.unlock()
     s.pointee.mcount.wrappingSubtract(1, ordering: .relaxed)
     // releasing: the M's last writes (trace, P release) happen before the finalizer's
     // acquiring load.

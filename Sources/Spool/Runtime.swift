@@ -90,12 +90,10 @@ public enum Runtime {
         let s = makeSched(procs: procs, runqCapacity: cap, stackSize: stackKB << 10)
         currentSched = s
 
-        var session: TraceSession? = nil
         let tracePath = armedTracePath ?? envString("SPOOL_TRACE")
         if let path = tracePath, !path.isEmpty {
             let sess = try TraceSession(path: path, sched: s)
             sess.begin(procs: procs)
-            session = sess
         }
 
         final class Outcome: @unchecked Sendable { var error: Error? }
@@ -124,7 +122,7 @@ public enum Runtime {
             if s.pointee.mrunning.load(ordering: .acquiring) == 0 { break }
             _ = s.pointee.mexited.sleep(timeoutNs: 5_000_000)
         }
-        if let session {
+        if let session = currentTraceSession(), session.gen == s.pointee.gen {
             session.finish(endTicks: traceNow(),
                            allMsExited: s.pointee.mrunning.load(ordering: .acquiring) == 0)
         }
@@ -186,21 +184,48 @@ public enum Runtime {
         return Int(pp.pointee.id)
     }
 
-    /// Records an execution trace of the following `Runtime.run`s into `path` (the file is
-    /// finalized when each run returns; the next run writes it again). Must be called while no
-    /// run is in progress: starting a trace in the middle of a run is not supported yet.
+    /// Starts recording an execution trace into `path` (schema/trace-format.md).
+    ///
+    /// Outside a run, every following `Runtime.run` is traced into `path` (rewritten by each
+    /// run) until `stopTrace()`. Inside a run (on a goroutine), recording starts now: goroutines
+    /// that already exist are described by a `GoStatus` event before their first event, Ps
+    /// already running get a `ProcStart`, and live threads a `ThreadCreate`. The file is
+    /// finalized by `stopTrace()` or when the run returns. Throws if a trace is already being
+    /// recorded or the file cannot be created.
     public static func startTrace(path: String) throws {
-        if isRunning {
-            throw RuntimeError.trace("startTrace(path:) inside Runtime.run is not supported; call it before run or set SPOOL_TRACE")
+        guard let mp = getm(), mp.pointee.curg != nil else {
+            if isRunning {
+                throw RuntimeError.trace("startTrace(path:) during a run must be called on a goroutine")
+            }
+            armedTracePath = path
+            return
         }
-        armedTracePath = path
+        if currentTraceSession() != nil { throw RuntimeError.trace("a trace is already being recorded") }
+        let s = mp.pointee.sched
+        let sess = try TraceSession(path: path, sched: s)
+        sess.begin(procs: s.pointee.procs)
+        // Threads that already exist (ThreadCreate may go in any P batch).
+        s.pointee.lock.lock()
+        var ms: [(Int64, ThreadCause)] = []
+        var m = s.pointee.allm
+        while let mm = m {
+            if !mm.pointee.exited { ms.append((mm.pointee.id, mm.pointee.cause)) }
+            m = mm.pointee.alllink
+        }
+        s.pointee.lock.unlock()
+        // Re-read the M: nothing above can switch, but keep to the rule.
+        let pp = getm()!.pointee.p!
+        for (id, cause) in ms.reversed() {
+            traceEv(pp.pointee.trace, .threadCreate, UInt64(id), UInt64(cause.rawValue))
+        }
     }
 
-    /// Stops tracing. Inside a run, recording stops at once and the file is finalized when the
-    /// run returns; outside a run, later runs are not traced (`SPOOL_TRACE` still applies).
+    /// Stops recording. Inside a run, the file is finalized before this returns (waiting until
+    /// every busy P has passed through the scheduler, at most about a second); outside a run,
+    /// later runs are no longer traced (`SPOOL_TRACE` still applies to them).
     public static func stopTrace() {
         armedTracePath = nil
-        if isRunning { traceEnabled.store(false, ordering: .releasing) }
+        if let sess = currentTraceSession() { sess.stopInRun() }
     }
 }
 

@@ -55,6 +55,10 @@ struct G {
     /// The runtime instance the G belongs to: a waker from a later instance ignores it.
     var gen: UInt64 = 0
     var isMain: Bool = false
+    /// The trace session this G was last described in (GoCreate or GoStatus): a G first met in
+    /// a session started mid-run gets a GoStatus before its first event (Go's tracer does the
+    /// same per generation). Written by whoever performs the G's transition.
+    var traceSession: UInt64 = 0
 }
 
 /// What a G asked its M's g0 to do after switching away (Go's `mcall(fn)` argument).
@@ -96,6 +100,10 @@ struct M {
     /// No-preemption counter (Go's `m.locks`); reserved for async preemption (issue 4):
     /// runtime code that must not be preempted increments it.
     var locks: Int32 = 0
+    /// Link in `sched.allm` (every M of the instance, never removed), and whether the M has
+    /// exited. sched.lock.
+    var alllink: MPtr? = nil
+    var exited = false
 }
 
 /// P status.
@@ -150,6 +158,8 @@ struct Sched: ~Copyable {
     let npidle = Atomic<Int>(0)
     /// Idle Ms (sched.lock).
     var midle: MPtr? = nil
+    /// Every M ever started by this instance (sched.lock; for ThreadCreate at trace start).
+    var allm: MPtr? = nil
     /// The M, if any, parked with a timeout for the earliest timer (sched.lock).
     var timerWaiter: MPtr? = nil
     /// Spinning Ms. Partner: `wakep` CASes 0→1; `resetspinning`/`findRunnable` decrement.

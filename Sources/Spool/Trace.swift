@@ -43,7 +43,44 @@ struct TraceOwner {
     /// The runtime instance of the owner: a thread of an earlier instance (still running an
     /// abandoned goroutine) never writes into a later instance's trace.
     let gen: UInt64
-    init(owner: BatchOwner, gen: UInt64) { self.owner = owner; self.gen = gen }
+    /// The session `seq`/`lost` count for; a new session restarts them.
+    var sessionID: UInt64 = 0
+    /// Whether `enc` holds a batch. Stored by the owner (releasing) when it takes or seals a
+    /// buffer; loaded by `stopTrace`, which waits until every busy P sealed its last batch.
+    let busy: UnsafeMutablePointer<Atomic<Bool>>
+    init(owner: BatchOwner, gen: UInt64) {
+        self.owner = owner
+        self.gen = gen
+        busy = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: 1)
+        busy.initialize(to: Atomic<Bool>(false))
+    }
+}
+
+/// The id of the current (or last) trace session; 0 before any. Set before `traceEnabled`.
+let traceSessionID = Atomic<UInt64>(0)
+let traceSessionLock = RuntimeLock()
+nonisolated(unsafe) var traceSessionRef: TraceSession? = nil
+
+/// The session being recorded, if any. Slow paths only (takes a lock).
+func currentTraceSession() -> TraceSession? {
+    traceSessionLock.lock()
+    defer { traceSessionLock.unlock() }
+    return traceSessionRef
+}
+
+/// Before the first event that concerns `gp` in a session started while `gp` already existed,
+/// records its state (`GoStatus`) so readers know where it stands (Go's tracer does this per
+/// generation). `status` is the state before the event about to be written; a running G is
+/// described in the batch of the P it runs on, which is where its events go. Context: the M
+/// holding `pp`.
+@inline(__always)
+func traceGoStatus(_ pp: PPtr, _ gp: GPtr, _ status: GoStatusCode) {
+    if !traceEnabled.load(ordering: .relaxed) { return }
+    let id = traceSessionID.load(ordering: .relaxed)
+    if gp.pointee.traceSession == id { return }
+    gp.pointee.traceSession = id
+    traceWrite(pp.pointee.trace, .goStatus, gp.pointee.goid, gp.pointee.traceSeq & 127,
+               UInt64(status.rawValue))
 }
 
 /// Whether events are being recorded. relaxed loads on the hot path (a plain load on x86);
@@ -74,7 +111,7 @@ func traceWrite(_ t: UnsafeMutablePointer<TraceOwner>, _ kind: EventKind,
     let ticks = traceNow()
     if t.pointee.enc == nil || !t.pointee.enc!.hasRoom
         || ticks &- t.pointee.enc!.baseTicks > traceFlushAgeTicks {
-        if !traceRefill(t, ticks) {
+        if !traceRefill(t, ticks, kind) {
             t.pointee.lost &+= 1
             return
         }
@@ -87,10 +124,21 @@ func traceWrite(_ t: UnsafeMutablePointer<TraceOwner>, _ kind: EventKind,
     }
 }
 
-/// Seals the owner's batch (if it has events) and gets a fresh buffer. Context: the owner.
+/// Seals the owner's batch (if it has events) and gets a fresh buffer. On the owner's first
+/// write in a session started mid-run, a P that is already held gets a `ProcStart` first.
+/// Context: the owner.
 @inline(never)
-func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64) -> Bool {
-    guard let sess = TraceSession.current, sess.gen == t.pointee.gen else { return false }
+func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64, _ kind: EventKind) -> Bool {
+    guard let sess = currentTraceSession(), sess.gen == t.pointee.gen else { return false }
+    var firstInSession = false
+    if t.pointee.sessionID != sess.id {
+        // A buffer of an earlier session is abandoned (that session is finished).
+        t.pointee.enc = nil
+        t.pointee.seq = 0
+        t.pointee.lost = 0
+        t.pointee.sessionID = sess.id
+        firstInSession = true
+    }
     if t.pointee.enc != nil {
         if t.pointee.enc!.isEmpty {
             t.pointee.enc!.begin(owner: t.pointee.owner, seq: t.pointee.seq, baseTicks: ticks)
@@ -105,7 +153,13 @@ func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64) -> Bool
         enc.append(.traceLost, ticks: ticks, t.pointee.lost)
         t.pointee.lost = 0
     }
+    if firstInSession && t.pointee.owner.kind == .p && kind != .procStart,
+       let mp = getm(), let pp = mp.pointee.p, UInt32(pp.pointee.id) == t.pointee.owner.id {
+        enc.append(.procStart, ticks: ticks, UInt64(mp.pointee.id))
+    }
     t.pointee.enc = enc
+    // releasing: pairs with stopTrace's acquiring load.
+    t.pointee.busy.pointee.store(true, ordering: .releasing)
     return true
 }
 
@@ -121,20 +175,20 @@ func traceSeal(_ t: UnsafeMutablePointer<TraceOwner>, _ sess: TraceSession) {
         t.pointee.seq &+= 1
     }
     t.pointee.enc = nil
+    t.pointee.busy.pointee.store(false, ordering: .releasing)
 }
 
-/// Seals the owner's batch now (M events, thread exit). Context: the owner.
+/// Seals the owner's batch now (M events, thread exit, tracing stopped). Context: the owner.
 func traceFlushOwner(_ t: UnsafeMutablePointer<TraceOwner>) {
-    guard t.pointee.enc != nil, let sess = TraceSession.current, sess.gen == t.pointee.gen else { return }
+    guard t.pointee.enc != nil, let sess = currentTraceSession(), sess.gen == t.pointee.gen,
+          sess.id == t.pointee.sessionID else { return }
     traceSeal(t, sess)
 }
 
 /// One trace file being written.
 final class TraceSession {
-    /// The session events go to. Written only while no runtime instance runs, or before
-    /// `traceEnabled` is set (publication through its releasing store).
-    nonisolated(unsafe) static var current: TraceSession?
-
+    private static let idgen = Atomic<UInt64>(0)
+    let id = TraceSession.idgen.wrappingAdd(1, ordering: .relaxed).newValue
     let path: String
     let fd: Int32
     let lock = RuntimeLock()          // guards everything below
@@ -182,7 +236,10 @@ final class TraceSession {
         lock.unlock()
         let r = spool_thread_start(flusherEntry, Unmanaged.passRetained(self).toOpaque())
         if r != 0 { fatal("cannot start the trace flusher thread (errno \(r))") }
-        TraceSession.current = self
+        traceSessionLock.lock()
+        traceSessionRef = self
+        traceSessionLock.unlock()
+        traceSessionID.store(id, ordering: .releasing)
         // releasing: the session and traceStartNs are visible to every M that sees `true`.
         traceEnabled.store(true, ordering: .releasing)
     }
@@ -239,8 +296,9 @@ final class TraceSession {
         s.pointee.lock.lock()
         var p = s.pointee.pidle
         while let pp = p {
-            if pp.pointee.trace.pointee.enc != nil && !pp.pointee.trace.pointee.enc!.isEmpty {
-                traceSeal(pp.pointee.trace, self)
+            let t = pp.pointee.trace
+            if t.pointee.enc != nil && t.pointee.sessionID == id {
+                traceSeal(t, self)
             }
             p = pp.pointee.link
         }
@@ -286,6 +344,10 @@ final class TraceSession {
     /// are freed only when `allMsExited` (no thread of the instance can touch one again).
     /// Context: `Runtime.run`'s thread after the instance ended.
     func finish(endTicks: UInt64, allMsExited: Bool) {
+        lock.lock()
+        let already = stopping
+        lock.unlock()
+        if already { return }
         defer {
             if allMsExited {
                 lock.lock()
@@ -303,7 +365,30 @@ final class TraceSession {
         stopped.sleep()
         writeAll(FrameLayout.endFrame(batchCount: batchesWritten, endTicks: endTicks))
         close(fd)
-        TraceSession.current = nil
+        traceSessionLock.lock()
+        if traceSessionRef === self { traceSessionRef = nil }
+        traceSessionLock.unlock()
+    }
+
+    /// Stops a session in the middle of a run: recording stops at once; every busy P seals its
+    /// batch at its next pass through the scheduler (idle Ps are sealed by the sweep); after
+    /// that, or after one second for a P stuck in a goroutine that never yields, the file is
+    /// finalized. Context: a goroutine (waits with `sleep`) or any other thread.
+    func stopInRun() {
+        traceEnabled.store(false, ordering: .releasing)
+        if let mp = getm(), let pp = mp.pointee.p { traceFlushOwner(pp.pointee.trace) }
+        let deadline = spool_nanotime() + 1_000_000_000
+        while spool_nanotime() < deadline {
+            sweepIdlePs()
+            var busy = false
+            for i in 0..<sched.pointee.procs
+            where sched.pointee.allp[i].pointee.trace.pointee.busy.pointee.load(ordering: .acquiring) {
+                busy = true
+            }
+            if !busy { break }
+            if getg() != nil { timeSleep(1_000_000) } else { spool_usleep_ns(1_000_000) }
+        }
+        finish(endTicks: traceNow(), allMsExited: false)
     }
 }
 

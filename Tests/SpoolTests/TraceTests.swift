@@ -192,3 +192,68 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
         #expect(scan.batches.contains { $0.owner.kind == .p })
     }
 }
+
+@Suite struct TraceInRunTests {
+    /// Tracing started and stopped in the middle of a run: goroutines that already existed are
+    /// introduced by GoStatus, the running P by ProcStart, and the file is finalized by stopTrace.
+    @Test func startAndStopInsideARun() throws {
+        let path = "/tmp/spool-test-inrun-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).trace"
+        defer { unlink(path) }
+        let statusErrors = Box<[String]>([])
+        try runtimeTestLock.withLock { _ in
+            try Runtime.run(maxProcs: 2, runqCapacity: nil) {
+                let ch = Channel<Int>()
+                let wg = WaitGroup()
+                for _ in 0..<4 {
+                    wg.add(1)
+                    go { _ = ch.receive(); wg.done() }
+                }
+                for _ in 0..<4 { Runtime.yield() }   // let them block before tracing starts
+                do { try Runtime.startTrace(path: path) } catch { statusErrors.value.append("\(error)") }
+                do {
+                    try Runtime.startTrace(path: path + ".second")
+                    statusErrors.value.append("second startTrace did not throw")
+                } catch {}
+                for i in 0..<4 { ch.send(i) }
+                wg.wait()
+                while Runtime.goroutineCount > 1 { Runtime.yield() }
+                Runtime.stopTrace()
+                // Not recorded: tracing is off.
+                let done = Channel<Int>()
+                go { done.send(1) }
+                _ = done.receive()
+            }
+        }
+        #expect(statusErrors.value.isEmpty)
+        let t = try readTrace(path)
+        #expect(t.scan.problem == nil)
+        #expect(t.scan.end != nil)
+        #expect(!t.scan.batchCountMismatch)
+        #expect(t.seqMismatches == 0)
+        // Four blocked receivers and the running main goroutine existed before the trace.
+        let statuses = t.events.filter { $0.kind == .goStatus }
+        #expect(statuses.count == 5)
+        #expect(statuses.filter { $0.a2 == UInt64(GoStatusCode.blocked.rawValue) }.count == 4)
+        #expect(statuses.filter { $0.a2 == UInt64(GoStatusCode.running.rawValue) }.count == 1)
+        #expect(t.count(.goCreate) == 0)     // the last goroutine was created after stopTrace
+        #expect(t.count(.goEnd) == 4)
+        #expect(t.count(.threadCreate) >= 1)
+        // Replay: every G is introduced before use, every P started before it runs a G.
+        var known = Set<UInt64>()
+        var started = Set<UInt32>()
+        var problems: [String] = []
+        for e in t.events {
+            switch e.kind {
+            case .goStatus, .goCreate: known.insert(e.a0)
+            case .procStart: started.insert(e.owner.id)
+            case .goStart, .goUnblock, .goWake:
+                if !known.contains(e.a0) { problems.append("\(e.kind.name) of unknown G\(e.a0)") }
+                if e.kind == .goStart && !started.contains(e.owner.id) { problems.append("GoStart on unstarted P\(e.owner.id)") }
+            case .goBlock, .goStop, .goEnd:
+                if !started.contains(e.owner.id) { problems.append("\(e.kind.name) on unstarted P\(e.owner.id)") }
+            default: break
+            }
+        }
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+    }
+}
