@@ -105,6 +105,7 @@ public enum Runtime {
 
         // P0 belongs to this thread until M1 starts; the other Ps start idle.
         let p0 = s.pointee.allp[0]
+        gp.pointee.traceSession = traceSessionID.load(ordering: .relaxed)
         traceEv(p0.pointee.trace, .goCreate, gp.pointee.goid, 0)
         runqput(s, p0, gp, next: true)
         s.pointee.lock.lock()

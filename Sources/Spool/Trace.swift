@@ -20,9 +20,13 @@
 //
 // Clock: CLOCK_MONOTONIC (vDSO), ticks of 16 ns (ns >> 4, 62.5 MHz), relative to trace start.
 //
-// Lifetime: a trace covers one or more `Runtime.run` instances (`Runtime.startTrace(path:)`
-// before `run`, or `SPOOL_TRACE=FILE`); each run's Ps and Ms are owners with their own ids. The
-// file is finalized (every buffer flushed, then the end frame) when the run returns.
+// Lifetime: a session (one file) belongs to one `Runtime.run` instance. It starts with the run
+// (`SPOOL_TRACE=FILE`, or `Runtime.startTrace(path:)` called before `run`) or in the middle of
+// it (`startTrace` on a goroutine), and ends with `stopTrace()` or when the run returns: every
+// buffer is flushed, then the end frame is written. A session started mid-run describes what
+// already existed lazily, as Go's tracer does per generation: a G gets a `GoStatus` before the
+// first event about it (invariant "Introduced before use"), a P already held gets a
+// `ProcStart` before its first event, live threads get a `ThreadCreate`.
 //
 // Rejected: atomics or a lock per event (cost), one shared buffer (contention), writing from
 // the Ms themselves (a `write` syscall would stall the P).

@@ -62,6 +62,7 @@ func readTrace(_ path: String) throws -> TraceSummary {
         #expect(t.header.ticksPerSecond == 62_500_000)
         #expect(t.header.meta.contains { $0.key == "runtime" && $0.value == "spool 0.1" })
         #expect(t.count(.traceLost) == 0)
+        #expect(t.count(.goStatus) == 0)   // tracing started with the run: nothing pre-existed
 
         #expect(t.count(.goCreate) == n + 1)
         #expect(t.count(.goEnd) == n + 1)
