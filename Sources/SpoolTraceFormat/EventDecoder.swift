@@ -12,6 +12,9 @@ public struct EventDecoder {
     public let owner: BatchOwner
     /// Number of Ps, to range-check P arguments.
     public let maxProcs: UInt64
+    /// Whether to check argument ranges (enums, seq, P ids). The scan validates; a second pass
+    /// over bytes the scan accepted skips the checks.
+    public var validates = true
     /// Current read position in the payload.
     public private(set) var position: Int = 0
     /// Timestamp of the last decoded event (starts at the batch base).
@@ -67,19 +70,16 @@ public struct EventDecoder {
         }
         let event = TraceEvent(kind: kind, ticks: sum, owner: owner, offset: at,
                                a0: values.1, a1: values.2, a2: values.3)
-        try validateArguments(event)
+        if validates { try validateArguments(event) }
         ticks = sum
         position = pos
         return event
     }
 
     private func validateArguments(_ e: TraceEvent) throws(TraceError) {
-        for (index, type) in e.kind.enumArgs {
-            let v = e.arg(index)
-            if v >= UInt64(type.names.count) {
-                throw TraceError(.badEvent, at: e.offset,
-                                 "\(e.kind.name): \(e.kind.argNames[index]) \(v) is not a \(type.rawValue) (0...\(type.names.count - 1))")
-            }
+        if let (index, type, count) = e.kind.enumArg, e.arg(index) >= count {
+            throw TraceError(.badEvent, at: e.offset,
+                             "\(e.kind.name): \(e.kind.argNames[index]) \(e.arg(index)) is not a \(type.rawValue) (0...\(count - 1))")
         }
         if let (_, seq) = e.gSeq, seq >= 128 {
             throw TraceError(.badEvent, at: e.offset, "\(e.kind.name): seq \(seq) is not below 128")

@@ -63,6 +63,21 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
         }
     }
 
+    /// The enum-typed argument of the kind, if any (every kind has at most one): its index,
+    /// its enum and the number of values (valid values are `0 ..< count`). Allocation-free:
+    /// the reader checks it for every event.
+    @inlinable public var enumArg: (index: Int, type: TraceEnum, count: UInt64)? {
+        switch self {
+        case .goStop: return (0, .stopReason, UInt64(StopReason.allCases.count))
+        case .goBlock: return (0, .blockReason, UInt64(BlockReason.allCases.count))
+        case .goWake: return (2, .wakeSource, UInt64(WakeSource.allCases.count))
+        case .preempted: return (0, .preemptKind, UInt64(PreemptKind.allCases.count))
+        case .threadCreate: return (1, .threadCause, UInt64(ThreadCause.allCases.count))
+        case .goStatus: return (2, .goStatusCode, UInt64(GoStatusCode.allCases.count))
+        default: return nil
+        }
+    }
+
     /// For each argument that is an enum, the enum (argument index → type).
     public var enumArgs: [Int: TraceEnum] {
         switch self {

@@ -87,6 +87,7 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
                                          fileOffset: batch.payloadOffset, owner: s.owner,
                                          baseTicks: s.ticks, maxProcs: file.header.maxProcs,
                                          position: s.position)
+                    d.validates = false
                     // The scan validated these bytes, so decoding cannot fail here.
                     let e = try? d.next()
                     return (e ?? nil, d.position)
@@ -147,29 +148,38 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
     // MARK: merge
 
     public mutating func next() -> TraceEvent? {
-        guard let first = heapPop() else { return nil }
+        guard let first = heap.first else { return nil }
         let firstHead = streams[first].head!
+        if isReady(firstHead) {
+            // Common case: the earliest head is ready. Take it and sift its stream's next head
+            // down from the root (one sift instead of a pop and a push).
+            let s = streams[first]
+            record(firstHead)
+            advance(s)
+            if s.head != nil { heapSiftDown(0) } else { _ = heapPop() }
+            eventsReturned += 1
+            return firstHead
+        }
+        _ = heapPop()
         var chosen = first
-        if !isReady(firstHead) {
-            var skipped: [Int] = []
-            var found: Int?
-            let limit = firstHead.ticks &+ reorderWindow
-            while let top = heap.first, streams[top].head!.ticks <= limit {
-                _ = heapPop()
-                if isReady(streams[top].head!) {
-                    found = top
-                    break
-                }
-                skipped.append(top)
+        var skipped: [Int] = []
+        var found: Int?
+        let limit = firstHead.ticks &+ reorderWindow
+        while let top = heap.first, streams[top].head!.ticks <= limit {
+            _ = heapPop()
+            if isReady(streams[top].head!) {
+                found = top
+                break
             }
-            for s in skipped { heapPush(s) }
-            if let found {
-                chosen = found
-                heapPush(first)
-                if streams[found].head!.ticks > firstHead.ticks { orderSkews += 1 }
-            } else {
-                seqMismatches += 1
-            }
+            skipped.append(top)
+        }
+        for s in skipped { heapPush(s) }
+        if let found {
+            chosen = found
+            heapPush(first)
+            if streams[found].head!.ticks > firstHead.ticks { orderSkews += 1 }
+        } else {
+            seqMismatches += 1
         }
         let s = streams[chosen]
         let event = s.head!
@@ -205,17 +215,22 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
         let last = heap.removeLast()
         if !heap.isEmpty {
             heap[0] = last
-            var p = 0
-            while true {
-                let l = 2 * p + 1, r = l + 1
-                var m = p
-                if l < heap.count && less(heap[l], heap[m]) { m = l }
-                if r < heap.count && less(heap[r], heap[m]) { m = r }
-                if m == p { break }
-                heap.swapAt(p, m)
-                p = m
-            }
+            heapSiftDown(0)
         }
         return top
+    }
+
+    /// Restores the heap order below `start` after its stream's head moved later.
+    private mutating func heapSiftDown(_ start: Int) {
+        var p = start
+        while true {
+            let l = 2 * p + 1, r = l + 1
+            var m = p
+            if l < heap.count && less(heap[l], heap[m]) { m = l }
+            if r < heap.count && less(heap[r], heap[m]) { m = r }
+            if m == p { break }
+            heap.swapAt(p, m)
+            p = m
+        }
     }
 }
