@@ -281,3 +281,18 @@ private func everyCauseScript() -> Script {
     let noRaw = try importScript(script)
     #expect(throws: SQLiteError.self) { _ = try noRaw.db.prepare("SELECT * FROM events") }
 }
+
+@Test func absurdIdsAreStoredOrSkippedNotTrapped() throws {
+    var s = Script()
+    let huge = UInt64.max - 1
+    s.p(0, 0, .procStart, huge)
+    s.p(0, 0, .goCreate, huge, huge)
+    s.p(0, 10, .goStart, huge, 1)
+    s.p(0, 20, .steal, huge, huge)
+    s.p(70_000, 30, .goStop, 0)          // a P id beyond what is tracked
+    s.p(0, 40, .goEnd)
+    let db = try importScript(s, maxProcs: 100_000)
+    #expect(try db.ints("SELECT g, parent_g, exec_ns FROM goroutines") == [[-2, -2, 30]])
+    #expect(try db.ints("SELECT m FROM threads") == [[-2]])
+    #expect(try db.stat("p_out_of_range") == 1)
+}

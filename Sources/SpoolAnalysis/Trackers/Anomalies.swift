@@ -35,6 +35,7 @@ enum Anomaly: Int, CaseIterable {
     case runnableAtTraceEnd
     case syscallAtTraceEnd
     case eventsLost
+    case pOutOfRange
 
     var name: String {
         switch self {
@@ -58,6 +59,7 @@ enum Anomaly: Int, CaseIterable {
         case .runnableAtTraceEnd: return "runnable_at_trace_end"
         case .syscallAtTraceEnd: return "syscall_at_trace_end"
         case .eventsLost: return "events_lost"
+        case .pOutOfRange: return "p_out_of_range"
         }
     }
 
@@ -66,7 +68,7 @@ enum Anomaly: Int, CaseIterable {
         case .threadCreatedAfterUse, .procStartMissing, .preemptRequestUndelivered,
              .runnableAtTraceEnd, .syscallAtTraceEnd:
             return .info
-        case .eventsLost:
+        case .eventsLost, .pOutOfRange:
             return .error
         default:
             return .warning
@@ -95,6 +97,7 @@ enum Anomaly: Int, CaseIterable {
         case .runnableAtTraceEnd: return "goroutines runnable at trace end (no sched_latency row for that wait)"
         case .syscallAtTraceEnd: return "goroutines still in a syscall at trace end (syscalls row ends at trace end)"
         case .eventsLost: return "events the runtime dropped (sum of TraceLost counts)"
+        case .pOutOfRange: return "events in batches of P ids of 65536 or more (not tracked)"
         }
     }
 }

@@ -21,6 +21,9 @@
 // (the order stage took a causally-ready event out of timestamp order, `order_skew`) is given
 // the previous event's time, so no interval is negative.
 //
+// Ids are unsigned in the trace and signed in SQLite: they are stored by bit pattern, so an
+// absurd id (≥ 2⁶³, only in damaged traces) reads back negative instead of trapping.
+//
 // Policy "Count, repair, continue": an event that contradicts the tracked state is counted in
 // `import_stats` (`Anomaly`) and then either applied (the trace's latest word wins) or
 // skipped, as each case says; nothing throws except SQLite.
@@ -118,6 +121,9 @@ struct SchedTracker {
     private var violationStart: Int64? = nil
     private var violationIdle = 0
     private var violationRunnable = 0
+    /// P ids at or above this are not tracked (counted as `p_out_of_range`): a damaged header
+    /// could claim billions of Ps, and per-P state is an array.
+    static let maxTrackedProcs = 1 << 16
     /// Minimum length of a work-conservation violation, ns (schema/analysis.md).
     static let minViolationNs: Int64 = 1_000_000
 
@@ -152,6 +158,10 @@ struct SchedTracker {
         let p: Int
         if e.owner.kind == .p {
             p = Int(e.owner.id)
+            guard p < Self.maxTrackedProcs else {
+                anomalies.count(.pOutOfRange)
+                return
+            }
             ensureP(p)
             ownerM = ps[p].m
         } else {
@@ -174,7 +184,7 @@ struct SchedTracker {
         case .goBlock:
             guard let slot = runningG(p) else { return }
             try leaveP(p, slot: slot, reason: .block)
-            try setState(slot, .blocked, reason: Int64(e.a0))
+            try setState(slot, .blocked, reason: Int64(clamping: e.a0))
         case .goUnblock:
             try wake(g: e.a0, cause: .unblocked)
         case .goWake:
@@ -218,22 +228,22 @@ struct SchedTracker {
         case .preempted:
             guard let slot = runningG(p) else { return }
             let req = gs[Int(slot)].preemptRequestNs
-            out.preemptions.put(Int64(gs[Int(slot)].id))
+            out.preemptions.put(Int64(bitPattern: gs[Int(slot)].id))
             out.preemptions.put(Int64(p))
             out.preemptions.put(req)
             out.preemptions.put(now)
             out.preemptions.put(req == TableWriter.null ? TableWriter.null : now - req)
-            out.preemptions.put(Int64(e.a0))
+            out.preemptions.put(Int64(clamping: e.a0))
             try out.preemptions.endRow()
             gs[Int(slot)].preemptRequestNs = TableWriter.null
         case .threadCreate:
-            try threadCreate(m: e.a0, cause: Int64(e.a1))
+            try threadCreate(m: e.a0, cause: Int64(clamping: e.a1))
         case .threadExit:
             try threadExit(m: e.a0)
         case .steal:
             out.steals.put(now)
             out.steals.put(Int64(max(p, 0)))
-            out.steals.put(Int64(e.a0))
+            out.steals.put(Int64(bitPattern: e.a0))
             out.steals.put(Int64(clamping: e.a1))
             try out.steals.endRow()
         case .traceLost:
@@ -257,7 +267,7 @@ struct SchedTracker {
             try closeState(old, sliceEnd: .end)
             try retire(old, endedNs: TableWriter.null)
         }
-        let slot = newG(g, parent: parent == 0 ? TableWriter.null : Int64(parent), createdNs: now)
+        let slot = newG(g, parent: parent == 0 ? TableWriter.null : Int64(bitPattern: parent), createdNs: now)
         try setState(slot, .runnable, reason: LatencyCause.created.rawValue)
     }
 
@@ -492,7 +502,7 @@ struct SchedTracker {
             inSyscall -= 1
             reason = rec.handoff ? 1 : 0
         }
-        out.states.put(Int64(rec.id))
+        out.states.put(Int64(bitPattern: rec.id))
         out.states.put(state.rawValue)
         out.states.put(rec.stateStart)
         out.states.put(now)
@@ -554,7 +564,7 @@ struct SchedTracker {
     }
 
     @inline(__always)
-    private func mValue(_ m: UInt64) -> Int64 { m == 0 ? TableWriter.null : Int64(m) }
+    private func mValue(_ m: UInt64) -> Int64 { m == 0 ? TableWriter.null : Int64(bitPattern: m) }
 
     private mutating func lookupOrCreate(_ g: UInt64) throws -> Int32 {
         if let s = gIndex[g] { return s }
@@ -580,7 +590,7 @@ struct SchedTracker {
     /// Writes G `slot`'s `goroutines` row and frees its record. Its state must be closed.
     private mutating func retire(_ slot: Int32, endedNs: Int64) throws {
         let rec = gs[Int(slot)]
-        out.goroutines.put(Int64(rec.id))
+        out.goroutines.put(Int64(bitPattern: rec.id))
         out.goroutines.put(rec.parent)
         out.goroutines.put(rec.createdNs)
         out.goroutines.put(endedNs)
@@ -693,7 +703,7 @@ struct SchedTracker {
         try writeLatencyStats()
         for m in mOrder {
             let rec = ms[m]!
-            out.threads.put(Int64(m))
+            out.threads.put(Int64(bitPattern: m))
             out.threads.put(rec.createdNs)
             out.threads.put(rec.exitedNs)
             out.threads.put(rec.cause)
