@@ -161,14 +161,14 @@ public final class Channel<T>: @unchecked Sendable {
         mu.lock()
         if trySendLocked(value, gen: mp.pointee.sched.pointee.gen) { return }
         // Block: the value waits in a slot the receiver empties.
-        let (raw, sg, slot) = allocSudog(gp)
+        let (raw, cap, sg, slot) = allocSudog(gp)
         slot.initialize(to: value)
         st.pointee.sendq.enqueue(sg)
         gopark(.chanSend, parkUnlockLock, mu.raw)
         // Resumed (maybe on another M): the waker completed or closed.
         let ok = sg.pointee.success
         slot.deinitialize(count: 1)
-        raw.deallocate()
+        freeSudog(gp, raw, cap)
         if !ok { sendOnClosed() }
     }
 
@@ -205,12 +205,12 @@ public final class Channel<T>: @unchecked Sendable {
         let (mp, gp) = currentG("Channel.receive")
         mu.lock()
         if let r = tryRecvLocked(gen: mp.pointee.sched.pointee.gen) { return r.value }
-        let (raw, sg, slot) = allocSudog(gp)
+        let (raw, cap, sg, slot) = allocSudog(gp)
         slot.initialize(to: nil)
         st.pointee.recvq.enqueue(sg)
         gopark(.chanRecv, parkUnlockLock, mu.raw)
         let v = slot.move()
-        raw.deallocate()
+        freeSudog(gp, raw, cap)
         return v
     }
 
@@ -283,16 +283,47 @@ public final class Channel<T>: @unchecked Sendable {
         return closed
     }
 
-    /// One allocation for a sudog and its value slot (a blocking operation's only allocation).
+    /// The sudog and its value slot for a blocking operation of `gp`, in one block of
+    /// `capacity` bytes: the G's cached block when it is large enough, else a fresh allocation.
+    /// Context: on `gp`.
     @inline(__always)
-    func allocSudog(_ gp: GPtr) -> (UnsafeMutableRawPointer, SudogPtr, UnsafeMutablePointer<T?>) {
+    func allocSudog(_ gp: GPtr) -> (raw: UnsafeMutableRawPointer, capacity: Int, SudogPtr, UnsafeMutablePointer<T?>) {
         let head = (MemoryLayout<Sudog>.stride + 15) & ~15
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: head + MemoryLayout<T?>.size, alignment: Swift.max(16, MemoryLayout<T?>.alignment))
+        let bytes = head + MemoryLayout<T?>.size
+        let raw: UnsafeMutableRawPointer
+        let capacity: Int
+        if let c = gp.pointee.sudogCache, gp.pointee.sudogCacheBytes >= bytes,
+           MemoryLayout<T?>.alignment <= 16 {
+            gp.pointee.sudogCache = nil
+            raw = c
+            capacity = gp.pointee.sudogCacheBytes
+        } else {
+            capacity = Swift.max(bytes, 128)
+            raw = UnsafeMutableRawPointer.allocate(
+                byteCount: capacity, alignment: Swift.max(16, MemoryLayout<T?>.alignment))
+        }
         let slot = (raw + head).bindMemory(to: T?.self, capacity: 1)
         let sg = raw.bindMemory(to: Sudog.self, capacity: 1)
         sg.initialize(to: Sudog(g: gp, elem: UnsafeMutableRawPointer(slot)))
-        return (raw, sg, slot)
+        return (raw, capacity, sg, slot)
+    }
+
+    /// Gives the block back to `gp`'s cache (keeping the larger block). Context: on `gp`, after
+    /// the slot was emptied or deinitialized.
+    @inline(__always)
+    func freeSudog(_ gp: GPtr, _ raw: UnsafeMutableRawPointer, _ capacity: Int) {
+        if MemoryLayout<T?>.alignment > 16 {
+            raw.deallocate()
+        } else if gp.pointee.sudogCache == nil {
+            gp.pointee.sudogCache = raw
+            gp.pointee.sudogCacheBytes = capacity
+        } else if capacity > gp.pointee.sudogCacheBytes {
+            gp.pointee.sudogCache!.deallocate()
+            gp.pointee.sudogCache = raw
+            gp.pointee.sudogCacheBytes = capacity
+        } else {
+            raw.deallocate()
+        }
     }
 
     func sendOnClosed() -> Never {

@@ -59,6 +59,11 @@ struct G {
     /// a session started mid-run gets a GoStatus before its first event (Go's tracer does the
     /// same per generation). Written by whoever performs the G's transition.
     var traceSession: UInt64 = 0
+    /// A reusable block for the sudog and value slot of a blocking channel operation (a G
+    /// blocks on one operation at a time), so parking on a channel does not allocate.
+    /// Owned by the G itself; nil while in use.
+    var sudogCache: UnsafeMutableRawPointer? = nil
+    var sudogCacheBytes: Int = 0
 }
 
 /// What a G asked its M's g0 to do after switching away (Go's `mcall(fn)` argument).
