@@ -70,7 +70,8 @@ struct RuntimeLock {
         }
     }
 
-    /// Acquire after a contended wait: keeps the word at 2 so later unlocks keep waking.
+    /// Releases the lock; if it was contended (word 2), wakes one sleeper. A woken sleeper
+    /// re-takes the lock with an exchange to 2, so later unlocks keep waking the others.
     @inline(__always)
     func unlock() {
         // releasing: pairs with the acquiring CAS/exchange in `lock`.

@@ -131,7 +131,7 @@ func goexit1() -> Never {
     fatal("goexit: a dead goroutine was resumed")
 }
 
-/// Frees a finished G (on the free list, keeping a warm stack while the list is short).
+/// Frees a finished G: its stack goes back to the stack pools, the G struct to the free list.
 /// Mirrors Go's `goexit0`/`gfput`. Context: g0 of the M that ran it.
 func gdestroy(_ s: SchedPtr, _ gp: GPtr) {
     assert(getm()?.pointee.curg == nil, "gdestroy: not on g0")
@@ -342,7 +342,7 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
         if mp.pointee.spinning || 2 * s.pointee.nmspinning.load(ordering: .relaxed) < busy {
             if !mp.pointee.spinning {
                 mp.pointee.spinning = true
-                // relaxed: a count; the Delicate dance orders it with the queue re-check below.
+                // sequentiallyConsistent: partner of wakep's load (Delicate dance).
                 s.pointee.nmspinning.wrappingAdd(1, ordering: .sequentiallyConsistent)
             }
             if let gp = stealWork(mp, pp) { return (gp, false) }

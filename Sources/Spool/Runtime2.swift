@@ -39,8 +39,8 @@ struct G {
     /// Goroutine id, from 1 in each runtime instance. 0 while free.
     var goid: UInt64 = 0
     var status: GStatus = .idle
-    /// Link in the global run queue, the free list, or a sync primitive's waiter list
-    /// (exactly one at a time: a G is in at most one queue).
+    /// Link in the global run queue, the free list, or a sync primitive's waiter list.
+    /// Invariant "One queue at a time": a G is in at most one of them, so one link suffices.
     var schedlink: GPtr? = nil
     /// The M running this G (nil unless running).
     var m: MPtr? = nil
