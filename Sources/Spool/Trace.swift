@@ -192,6 +192,8 @@ func traceFlushOwner(_ t: UnsafeMutablePointer<TraceOwner>) {
 /// One trace file being written.
 final class TraceSession {
     private static let idgen = Atomic<UInt64>(0)
+    /// Test hook: caps the buffer pool so the lost-event path is exercised.
+    nonisolated(unsafe) static var testMaxBuffers: Int? = nil
     let id = TraceSession.idgen.wrappingAdd(1, ordering: .relaxed).newValue
     let path: String
     let fd: Int32
@@ -234,7 +236,7 @@ final class TraceSession {
                    .init("preemption", "cooperative"),
                    .init("buffer_bytes", String(traceBufferSize))])
         writeAll(header.encoded())
-        maxBuffers = 8 + 4 * procs
+        maxBuffers = TraceSession.testMaxBuffers ?? 8 + 4 * procs
         lock.lock()
         flusherRunning = true
         lock.unlock()
@@ -367,11 +369,39 @@ final class TraceSession {
         lock.unlock()
         wake.wakeup()
         stopped.sleep()
+        writeLostCounts(endTicks: endTicks)
         writeAll(FrameLayout.endFrame(batchCount: batchesWritten, endTicks: endTicks))
         close(fd)
         traceSessionLock.lock()
         if traceSessionRef === self { traceSessionRef = nil }
         traceSessionLock.unlock()
+    }
+
+    /// Owners that dropped events and never got a buffer again still owe their `TraceLost`:
+    /// each gets one last batch holding only that count (invariant "Nothing silently lost").
+    /// Idle Ps and exited Ms only (nobody else writes their state). Context: `finish`, after
+    /// the flusher stopped (so every buffer is free).
+    private func writeLostCounts(endTicks: UInt64) {
+        var owners: [UnsafeMutablePointer<TraceOwner>] = []
+        let s = sched
+        s.pointee.lock.lock()
+        var p = s.pointee.pidle
+        while let pp = p { owners.append(pp.pointee.trace); p = pp.pointee.link }
+        var m = s.pointee.allm
+        while let mm = m { if mm.pointee.exited { owners.append(mm.pointee.trace) }; m = mm.pointee.alllink }
+        for t in owners where t.pointee.lost > 0 && t.pointee.sessionID == id && t.pointee.enc == nil {
+            guard let buf = getBuffer() else { break }
+            var enc = BatchEncoder(buffer: buf, capacity: traceBufferSize)
+            enc.begin(owner: t.pointee.owner, seq: t.pointee.seq, baseTicks: endTicks)
+            enc.append(.traceLost, ticks: endTicks, t.pointee.lost)
+            t.pointee.lost = 0
+            t.pointee.seq &+= 1
+            let frame = enc.seal()
+            writeAll(frame)
+            batchesWritten += 1
+            putBuffer(buf)
+        }
+        s.pointee.lock.unlock()
     }
 
     /// Stops a session in the middle of a run: recording stops at once; every busy P seals its

@@ -258,3 +258,33 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
         #expect(problems.isEmpty, "\(problems.prefix(5))")
     }
 }
+
+@Suite struct TraceLostTests {
+    /// A deterministic program (one P) traced twice: with plenty of buffers, and with a pool of
+    /// one buffer so the writer outruns the flusher. Every event is either in the second file
+    /// or counted in a TraceLost event: the totals agree exactly.
+    @Test func lostEventsAreCountedExactly() throws {
+        func program() {
+            let ping = Channel<Int>(), pong = Channel<Int>()
+            go { while let v = ping.receive() { pong.send(v) } }
+            for i in 0..<30_000 { ping.send(i); _ = pong.receive() }
+            ping.close()
+            while Runtime.goroutineCount > 1 { Runtime.yield() }
+        }
+        let full = try runTraced(maxProcs: 1, program)
+        defer { unlink(full) }
+        TraceSession.testMaxBuffers = 1
+        defer { TraceSession.testMaxBuffers = nil }
+        let starved = try runTraced(maxProcs: 1, program)
+        defer { unlink(starved) }
+
+        let a = try readTrace(full)
+        let b = try readTrace(starved)
+        #expect(a.count(.traceLost) == 0)
+        #expect(b.scan.problem == nil && b.scan.end != nil && !b.scan.batchCountMismatch)
+        let lost = b.events.filter { $0.kind == .traceLost }.reduce(0) { $0 + Int($1.a0) }
+        let recorded = b.events.count - b.count(.traceLost)
+        #expect(lost > 0)
+        #expect(recorded + lost == a.events.count)
+    }
+}
