@@ -8,11 +8,16 @@ import Glibc
 #endif
 
 /// Runs `body` traced into a fresh temporary file and returns the path.
-func runTraced(maxProcs: Int, _ body: @escaping () throws -> Void) throws -> String {
+/// `maxBuffers` caps the trace buffer pool (test hook), set only while holding the test lock.
+func runTraced(maxProcs: Int, maxBuffers: Int? = nil, _ body: @escaping () throws -> Void) throws -> String {
     let path = "/tmp/spool-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).trace"
     try runtimeTestLock.withLock { _ in
+        TraceSession.testMaxBuffers = maxBuffers
         try Runtime.startTrace(path: path)
-        defer { Runtime.stopTrace() }
+        defer {
+            Runtime.stopTrace()
+            TraceSession.testMaxBuffers = nil
+        }
         try Runtime.run(maxProcs: maxProcs, runqCapacity: nil, body)
     }
     return path
@@ -273,9 +278,7 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
         }
         let full = try runTraced(maxProcs: 1, program)
         defer { unlink(full) }
-        TraceSession.testMaxBuffers = 1
-        defer { TraceSession.testMaxBuffers = nil }
-        let starved = try runTraced(maxProcs: 1, program)
+        let starved = try runTraced(maxProcs: 1, maxBuffers: 1, program)
         defer { unlink(starved) }
 
         let a = try readTrace(full)
