@@ -33,6 +33,13 @@
 // scheduler on the caller's thread (`Runtime.run` is often called on a Swift Concurrency
 // thread, whose task-locals would leak into goroutines; runtime-feasibility Q5).
 //
+// Designed for, not built yet (issue 4): there is no sysmon thread, no syscall handoff, no
+// netpoller and no async preemption, so a goroutine that never blocks or yields keeps its P.
+// The places they plug in: `findRunnable` (netpoll before stealing, and instead of the futex
+// timeout in `stopm`), `M.locks` (the no-preemption count the signal handler will check), the
+// `spool_text` section (runtime C code a handler must refuse to interrupt), `Sched.mrunning`
+// and the per-P `schedtick` (what sysmon's `retake` compares between ticks).
+//
 // Execution context is stated on every function: "on a G" (goroutine stack, M holds a P),
 // "g0" (the M's own stack), "no P", "sched.lock held".
 

@@ -60,8 +60,12 @@ public enum RuntimeError: Error, CustomStringConvertible {
 /// What the runtime keeps per goroutine across switches: Swift's exclusivity-checking access
 /// set and `errno` (read `errno` right after the call that set it anyway).
 ///
+/// No preemption yet: a goroutine that neither blocks nor yields keeps its processor (P) until
+/// it does. Call `Runtime.yield()` in long computations.
+///
 /// Environment: `SPOOL_MAXPROCS` (number of Ps; default: CPUs available), `SPOOL_STACK_KB`
-/// (default goroutine stack), `SPOOL_TRACE=FILE` (record an execution trace).
+/// (default goroutine stack), `SPOOL_TRACE=FILE` (record an execution trace),
+/// `SPOOL_TRACEBACK=crash` (fatal errors abort instead of exiting with status 2).
 public enum Runtime {
     /// Runs `body` as the main goroutine on a fresh runtime with `maxProcs` Ps (default:
     /// `SPOOL_MAXPROCS`, else the CPU count), and returns when it returns, rethrowing its
