@@ -142,3 +142,14 @@ private func everyCause() -> Script {
     #expect(recomputed.latency.byCause.map(\.code) == stored.latency.byCause.map(\.code))
     #expect(recomputed.latency.byCause.map(\.stats) == stored.latency.byCause.map(\.stats))
 }
+
+@Test func emptyTraceSummarizes() throws {
+    let imported = try importScript(Script())
+    let s = try Summary.compute(imported.db)
+    #expect(s.latency.overall.count == 0)
+    #expect(s.latency.overall.p50Ns == nil)
+    #expect(s.latency.byCause.isEmpty)
+    #expect(s.threads.peak == 0)
+    #expect(s.renderText().contains("  all        0    -    -    -      -    -\n"))
+    #expect(s.renderJSON().contains("\"count\" : 0"))
+}
