@@ -21,7 +21,7 @@ for n in "${sizes[@]}"; do
     bytes=$(stat -c %s "$trace")
     /usr/bin/time -f '%e %M' -o "$work/time" "$spool" import "$trace" -o "$work/large-$n.db" >"$work/import.out"
     read -r secs rss_kb <"$work/time"
-    rows=$("$spool" query "$work/large-$n.db" "SELECT sum(value) FROM import_stats WHERE name LIKE 'rows_%'" --format csv | tail -1)
+    rows=$("$spool" query "$work/large-$n.db" "SELECT sum(value) FROM import_stats WHERE name LIKE 'rows_%'" --format csv | tail -1 | tr -d "\r")
     /usr/bin/time -f '%e %M' -o "$work/time-b" "$spool" bench-baseline --rows "$rows" -o "$work/baseline-$n.db" >/dev/null
     read -r bsecs brss_kb <"$work/time-b"
     awk -v n="$n" -v bytes="$bytes" -v s="$secs" -v rss="$rss_kb" -v rows="$rows" -v bs="$bsecs" -v brss="$brss_kb" 'BEGIN {
