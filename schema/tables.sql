@@ -92,9 +92,11 @@ CREATE TABLE preemptions (
 );
 
 -- Thread count over time: one row per timestamp at which the number of live threads or of
--- goroutines in a syscall changed (the values after all events at that timestamp).
+-- goroutines in a syscall changed (the values after all events at that timestamp). At most one
+-- row per timestamp, written in time order: ts_ns is the rowid, so "the count at time T"
+-- (`WHERE ts_ns <= T ORDER BY ts_ns DESC LIMIT 1`) is a B-tree lookup.
 CREATE TABLE thread_count (
-    ts_ns      INTEGER NOT NULL,  -- time, ns
+    ts_ns      INTEGER PRIMARY KEY,  -- time, ns
     threads    INTEGER NOT NULL,  -- live threads (created or first seen, minus exited)
     in_syscall INTEGER NOT NULL   -- goroutines in state syscall
 );

@@ -88,7 +88,7 @@ SELECT
     coalesce(c.name, 'unknown') AS cause_name,     -- thread_causes.name
     (SELECT tc.threads FROM thread_count AS tc
       WHERE tc.ts_ns <= coalesce(t.created_ns, t.first_seen_ns)
-      ORDER BY tc.ts_ns DESC, tc.rowid DESC LIMIT 1) AS threads_after -- live threads then
+      ORDER BY tc.ts_ns DESC LIMIT 1) AS threads_after -- live threads then
 FROM threads AS t
 LEFT JOIN thread_causes AS c ON c.code = t.cause
 ORDER BY appeared_ns, t.m;

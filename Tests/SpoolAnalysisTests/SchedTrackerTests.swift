@@ -110,7 +110,7 @@ private func everyCauseScript() -> Script {
         [4, 225, null, Int64(ThreadCause.handoff.rawValue), 225],
     ])
     // One row per timestamp at which a count changed, values after all events at that time.
-    #expect(try db.ints("SELECT ts_ns, threads, in_syscall FROM thread_count ORDER BY rowid") == [
+    #expect(try db.ints("SELECT ts_ns, threads, in_syscall FROM thread_count ORDER BY ts_ns") == [
         [0, 1, 0], [170, 2, 0], [220, 2, 1], [225, 4, 1], [250, 4, 0],
     ])
 }

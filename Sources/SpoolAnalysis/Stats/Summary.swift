@@ -322,7 +322,7 @@ public struct Summary: Sendable, Codable {
         let buckets = 10
         var timeline = Array(repeating: Int64(0), count: buckets)
         var bucket = 0
-        let s = try db.prepare("SELECT ts_ns, threads, in_syscall FROM thread_count ORDER BY ts_ns, rowid")
+        let s = try db.prepare("SELECT ts_ns, threads, in_syscall FROM thread_count ORDER BY ts_ns")
         while try s.step() {
             let ts = s.int64(0), n = s.int64(1), sys = s.int64(2)
             let b = durationNs > 0 ? min(buckets - 1, Int(Double(ts) / Double(durationNs) * Double(buckets))) : 0

@@ -99,9 +99,11 @@ CREATE TABLE preemptions (
 );
 
 -- Thread count over time: one row per timestamp at which the number of live threads or of
--- goroutines in a syscall changed (the values after all events at that timestamp).
+-- goroutines in a syscall changed (the values after all events at that timestamp). At most one
+-- row per timestamp, written in time order: ts_ns is the rowid, so "the count at time T"
+-- (`WHERE ts_ns <= T ORDER BY ts_ns DESC LIMIT 1`) is a B-tree lookup.
 CREATE TABLE thread_count (
-    ts_ns      INTEGER NOT NULL,  -- time, ns
+    ts_ns      INTEGER PRIMARY KEY,  -- time, ns
     threads    INTEGER NOT NULL,  -- live threads (created or first seen, minus exited)
     in_syscall INTEGER NOT NULL   -- goroutines in state syscall
 );
@@ -345,7 +347,7 @@ SELECT
     coalesce(c.name, 'unknown') AS cause_name,     -- thread_causes.name
     (SELECT tc.threads FROM thread_count AS tc
       WHERE tc.ts_ns <= coalesce(t.created_ns, t.first_seen_ns)
-      ORDER BY tc.ts_ns DESC, tc.rowid DESC LIMIT 1) AS threads_after -- live threads then
+      ORDER BY tc.ts_ns DESC LIMIT 1) AS threads_after -- live threads then
 FROM threads AS t
 LEFT JOIN thread_causes AS c ON c.code = t.cause
 ORDER BY appeared_ns, t.m;
