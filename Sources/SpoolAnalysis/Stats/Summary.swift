@@ -1,10 +1,11 @@
 // The statistics stage: latency, starvation and thread growth, read back from an imported
 // database (so `spool summary` works on any database the importer wrote, without the trace).
 //
-// Where the work goes: percentiles stream out of the index on sched_latency(cause,
-// latency_ns), one ordered scan per cause merged in Swift for the overall figures — O(1)
-// memory, no SQL sort (ORDER BY + OFFSET per percentile costs seconds on 10M rows, see
-// notes/sqlite-import.md). Everything else reads small tables or does one scan of `slices`.
+// Where the work goes: the percentiles were computed by the importer (table latency_stats; an
+// index on sched_latency to stream them out cost about a third of an import, and ORDER BY +
+// OFFSET per percentile costs seconds on 10M rows, see notes/sqlite-import.md); without that
+// table they are recomputed in one sorted pass. Long waits and long slices come from one scan
+// of `states` (both views select from it); everything else reads small tables.
 //
 // Definitions: schema/analysis.md. Thresholds: `threshold` (long waits, default 10 ms) is a
 // parameter; the quantum (long slices) comes from `meta.quantum_ns` when the trace's header had
