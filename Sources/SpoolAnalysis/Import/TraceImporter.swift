@@ -7,6 +7,14 @@
 // in one transaction, 32-row INSERT steps, and indexes built after the load with SQLite's
 // default (small) cache.
 //
+// Two threads: this one reads, orders and tracks; a store thread (`StoreThread`) inserts full
+// row blocks meanwhile (see "One thread per connection" in TableWriter.swift). Rows are what
+// costs: the tracker writes one `states` row per G transition and the `slices`,
+// `sched_latency` and `syscalls` tables are views over it; latency percentiles are computed here
+// (`latency_stats`) rather than by indexing. Rejected: an index on sched_latency(cause,
+// latency_ns) (a third of the import time); separate slices/sched_latency tables (40% more
+// rows for data `states` already holds).
+//
 // Invariant "Bad input loses nothing": a truncated or corrupt trace imports every batch before
 // the problem; the problem goes into `meta` and `import_stats` and the report's warnings, with
 // its byte offset. The import itself fails only when the trace header is unreadable or SQLite
