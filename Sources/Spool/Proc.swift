@@ -336,7 +336,24 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
             s.pointee.lock.unlock()
             if let gp { return (gp, false) }
         }
-        if let (gp, inherit) = runqget(pp) { return (gp, inherit) }
+        // Bounded inheritance: a pair of goroutines handing work to each other through
+        // `runnext` would otherwise keep this P forever (Go cuts such chains with sysmon's
+        // 10 ms time slice, which Spool does not have yet). After `maxInheritStreak` inherited
+        // runs, the queue head and the global queue go first once.
+        if pp.pointee.inheritStreak >= maxInheritStreak {
+            pp.pointee.inheritStreak = 0
+            if let gp = runqgetHead(pp) { return (gp, false) }
+            if s.pointee.runqsize.load(ordering: .relaxed) > 0 {
+                s.pointee.lock.lock()
+                let gp = globrunqget(s, pp, max: 1)
+                s.pointee.lock.unlock()
+                if let gp { return (gp, false) }
+            }
+        }
+        if let (gp, inherit) = runqget(pp) {
+            pp.pointee.inheritStreak = inherit ? pp.pointee.inheritStreak &+ 1 : 0
+            return (gp, inherit)
+        }
         if s.pointee.runqsize.load(ordering: .relaxed) > 0 {
             s.pointee.lock.lock()
             let gp = globrunqget(s, pp, max: 0)
@@ -395,6 +412,9 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
         if !stopm(mp) { return nil }
     }
 }
+
+/// How many consecutive `runnext` Gs a P runs before serving its queue head once.
+let maxInheritStreak: UInt32 = 64
 
 /// Looks through the other Ps' queues (4 passes in random order; the last also takes
 /// `runnext`). Mirrors Go's `stealWork` (no timer stealing: timers are global here).

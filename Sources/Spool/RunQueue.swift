@@ -106,6 +106,12 @@ func runqget(_ pp: PPtr) -> (GPtr, inheritTime: Bool)? {
        pp.pointee.runnext.compareExchange(expected: next, desired: 0, ordering: .acquiring).exchanged {
         return (gfrom(next)!, true)
     }
+    return runqgetHead(pp).map { ($0, false) }
+}
+
+/// Takes the G at the head of `pp`'s local queue, leaving `runnext` alone.
+/// Context: the owner of `pp`.
+func runqgetHead(_ pp: PPtr) -> GPtr? {
     while true {
         // acquiring: pairs with other consumers' releasing CAS.
         let h = pp.pointee.runqhead.load(ordering: .acquiring)
@@ -114,7 +120,7 @@ func runqget(_ pp: PPtr) -> (GPtr, inheritTime: Bool)? {
         let gp = pp.pointee.runq[Int(h & pp.pointee.runqMask)].load(ordering: .relaxed)
         // releasing: our read of the slot happens before the owner may overwrite it.
         if pp.pointee.runqhead.compareExchange(expected: h, desired: h &+ 1, ordering: .releasing).exchanged {
-            return (gfrom(gp)!, false)
+            return gfrom(gp)!
         }
     }
 }

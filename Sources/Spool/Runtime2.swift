@@ -127,6 +127,9 @@ struct P: ~Copyable {
     /// Bumped at every non-inheriting `execute` (Go's schedtick); the global queue is checked
     /// first every 61st tick.
     var schedtick: UInt32 = 0
+    /// Consecutive Gs run from `runnext` inheriting the time slice (owner only). See
+    /// "Bounded inheritance" in Proc.swift.
+    var inheritStreak: UInt32 = 0
 
     // The local run queue (runq.swift). Invariant "Owner writes the tail": only the owner
     // stores `runqtail` and the slots between tail and head+capacity; stealers only CAS `runqhead`.

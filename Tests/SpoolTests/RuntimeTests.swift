@@ -138,3 +138,35 @@ let spinnerStarted = Atomic<Bool>(false)
 #if canImport(Glibc)
 import Glibc
 #endif
+
+@Suite struct FairnessTests {
+    /// Two goroutines ping-ponging through `runnext` on one P must not starve a third one
+    /// (the chain is cut after a bounded number of inherited runs).
+    @Test func runnextChainDoesNotStarveTheQueue() throws {
+        let roundsBeforeObserver = Box(-1)
+        try runSerially(maxProcs: 1) {
+            let seen = Channel<Int>(capacity: 1)
+            let ping = Channel<Int>(), pong = Channel<Int>()
+            let wg = WaitGroup()
+            wg.add(2)
+            go { while let v = ping.receive() { pong.send(v) }; wg.done() }
+            go {
+                var rounds = 0
+                while rounds < 1_000_000 {
+                    ping.send(rounds)
+                    // Spawned mid-chain: the ponger's wakeup in pong.receive() below kicks it
+                    // out of runnext to the queue tail, behind the pair's runnext handoffs.
+                    if rounds == 10 { go { seen.send(1) } }
+                    _ = pong.receive()
+                    rounds += 1
+                    if seen.count > 0 { break }
+                }
+                roundsBeforeObserver.value = seen.count > 0 ? rounds : -1
+                ping.close()
+                wg.done()
+            }
+            wg.wait()
+        }
+        #expect(roundsBeforeObserver.value >= 0)
+    }
+}
