@@ -296,3 +296,13 @@ private func everyCauseScript() -> Script {
     #expect(try db.ints("SELECT m FROM threads") == [[-2]])
     #expect(try db.stat("p_out_of_range") == 1)
 }
+
+@Test func blockingByReasonAndProcUtilizationViews() throws {
+    let db = try importScript(everyCauseScript())
+    // g1 blocked on chan_recv (50..70) and net_read (150..170); g2 on sleep (120..140), other (180..210).
+    #expect(try db.ints("SELECT g, reason, times, blocked_ns FROM goroutine_blocking ORDER BY g, reason") == [
+        [1, 2, 1, 20], [1, 7, 1, 20], [2, 0, 1, 30], [2, 6, 1, 20],
+    ])
+    // P0 ran everything: g1 80 ns + g2 65 ns + g3 10 ns; g1's syscall (30 ns) began on P0.
+    #expect(try db.ints("SELECT p, running_ns, syscall_ns, slices FROM proc_utilization") == [[0, 155, 30, 10]])
+}

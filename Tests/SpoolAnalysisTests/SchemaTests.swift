@@ -94,7 +94,7 @@ private func lookup(_ table: String, extra: String = "") throws -> [(Int64, Stri
     try db.execute(SchemaSQL.events)
     try db.execute(SchemaSQL.views)
     try db.execute(SchemaSQL.indexes)
-    for view in ["slices", "sched_latency", "syscalls", "latency_by_cause", "starved_goroutines", "long_slices", "thread_growth", "states_named"] {
+    for view in ["slices", "sched_latency", "syscalls", "latency_by_cause", "starved_goroutines", "long_slices", "thread_growth", "states_named", "goroutine_blocking", "proc_utilization"] {
         _ = try QueryRunner.execute(db, sql: "SELECT * FROM \(view)")
     }
     let byCause = try QueryRunner.execute(db, sql: "SELECT cause_name, count FROM latency_by_cause")

@@ -363,5 +363,32 @@ FROM states AS s
 JOIN g_states AS st ON st.code = s.state
 LEFT JOIN block_reasons AS br ON s.state = 2 AND br.code = s.reason
 LEFT JOIN latency_causes AS lc ON s.state = 0 AND lc.code = s.reason;
+
+-- Blocked time per goroutine and reason (Go's goroutine analysis splits blocking the same way:
+-- sync, network, sleep...). One row per (g, reason) with any blocked time.
+CREATE VIEW goroutine_blocking AS
+SELECT
+    s.g,                                       -- goroutine
+    s.reason             AS reason,            -- block_reasons.code
+    br.name              AS reason_name,       -- block_reasons.name
+    count(*)             AS times,             -- blocked intervals
+    sum(s.end_ns - s.start_ns) AS blocked_ns   -- total blocked time for this reason, ns
+FROM states AS s
+LEFT JOIN block_reasons AS br ON br.code = s.reason
+WHERE s.state = 2
+GROUP BY s.g, s.reason
+ORDER BY s.g, blocked_ns DESC;
+
+-- How busy each P was: time running goroutines and in syscalls with the P held.
+CREATE VIEW proc_utilization AS
+SELECT
+    p,                                                            -- processor
+    sum(CASE state WHEN 1 THEN end_ns - start_ns ELSE 0 END) AS running_ns,  -- running Gs, ns
+    sum(CASE state WHEN 3 THEN end_ns - start_ns ELSE 0 END) AS syscall_ns,  -- Gs in syscalls entered on it, ns
+    sum(state = 1)                                           AS slices       -- slices run on it
+FROM states
+WHERE state IN (1, 3) AND p IS NOT NULL
+GROUP BY p
+ORDER BY p;
 """#
 }
