@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <time.h>
+#include "CSpoolClock.h"
 
 #if !defined(__x86_64__)
 #error "Spool: only x86_64 Linux is supported so far (the arm64 context switch is not written yet)"
