@@ -219,3 +219,44 @@ import Testing
         }
     }
 }
+
+/// Counts live instances, to check that channels retain and release what they carry.
+final class Tracked: @unchecked Sendable {
+    static let live = Counters(1)
+    let id: Int
+    init(_ id: Int) { self.id = id; Tracked.live.add(0) }
+    deinit { Tracked.live.add(0, -1) }
+}
+
+@Suite struct ChannelMemoryTests {
+    /// Values handed off, buffered, received, left in a dropped channel or carried by select
+    /// are all released exactly once.
+    @Test func valuesAreReleasedExactlyOnce() throws {
+        let before = Tracked.live[0]
+        let ids = Box<[Int]>([])
+        try runSerially(maxProcs: 2) {
+            let unbuffered = Channel<Tracked>()
+            let buffered = Channel<Tracked>(capacity: 8)
+            go {
+                for i in 0..<100 { unbuffered.send(Tracked(i)) }
+                unbuffered.close()
+            }
+            for t in unbuffered { ids.value.append(t.id) }
+            for i in 0..<5 { buffered.send(Tracked(1000 + i)) }
+            ids.value.append(buffered.receive()!.id)
+            select {
+                $0.receive(buffered) { t in ids.value.append(t!.id) }
+            }
+            let other = Channel<Tracked>()
+            go { other.send(Tracked(2000)) }
+            select {
+                $0.receive(other) { t in ids.value.append(t!.id) }
+                $0.send(other, Tracked(3000)) {}   // loses: its value must still be released
+            }
+            // `buffered` still holds three values when it is dropped here.
+        }
+        #expect(ids.value.count == 103)
+        #expect(Array(ids.value.prefix(100)) == Array(0..<100))
+        #expect(Tracked.live[0] == before)
+    }
+}
