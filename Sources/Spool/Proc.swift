@@ -579,8 +579,11 @@ func mremove(_ s: SchedPtr, _ mp: MPtr) {
 }
 
 /// Allocates an M and starts its thread, which will run `pp`. Mirrors Go's `newm`.
+/// `ThreadCreate` goes in the batch of the creator's P (`creatorP`, else the P of the calling
+/// M), so it precedes, in the same or an earlier stream, every event of the new thread;
+/// written by the new thread itself it could tie with its first ProcStart and sort after it.
 /// Context: any.
-func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause) {
+func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause, creatorP: PPtr? = nil) {
     s.pointee.lock.lock()
     s.pointee.mnext += 1
     let id = s.pointee.mnext
@@ -596,6 +599,10 @@ func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause) {
                         cause: cause, trace: tr))
     mp.pointee.nextp = pp
     mp.pointee.spinning = spinning
+    if let tp = creatorP ?? getm()?.pointee.p, traceEnabled.load(ordering: .relaxed) {
+        traceEv(tp.pointee.trace, .threadCreate, UInt64(id), UInt64(cause.rawValue))
+        mp.pointee.traceCreated = true
+    }
     s.pointee.lock.lock()
     mp.pointee.alllink = s.pointee.allm
     s.pointee.allm = mp
@@ -617,8 +624,10 @@ func mstart(_ mp: MPtr) {
     let s = mp.pointee.sched
     spool_setm(UnsafeMutableRawPointer(mp))
     let altstack = spool_sigaltstack_setup()
-    traceEv(mp.pointee.trace, .threadCreate, UInt64(mp.pointee.id), UInt64(mp.pointee.cause.rawValue))
-    traceFlushOwner(mp.pointee.trace)
+    if !mp.pointee.traceCreated {
+        traceEv(mp.pointee.trace, .threadCreate, UInt64(mp.pointee.id), UInt64(mp.pointee.cause.rawValue))
+        traceFlushOwner(mp.pointee.trace)
+    }
     if let pp = mp.pointee.nextp {
         mp.pointee.nextp = nil
         acquirep(mp, pp)

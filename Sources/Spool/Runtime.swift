@@ -115,7 +115,7 @@ public enum Runtime {
         s.pointee.lock.lock()
         for i in stride(from: procs - 1, through: 1, by: -1) { pidleput(s, s.pointee.allp[i]) }
         s.pointee.lock.unlock()
-        newm(s, p0, spinning: false, cause: .startup)
+        newm(s, p0, spinning: false, cause: .startup, creatorP: p0)
 
         s.pointee.done.sleep()
 

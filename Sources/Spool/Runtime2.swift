@@ -105,6 +105,8 @@ struct M {
     /// No-preemption counter (Go's `m.locks`); reserved for async preemption (issue 4):
     /// runtime code that must not be preempted increments it.
     var locks: Int32 = 0
+    /// Whether this M's ThreadCreate was written by its creator (in the creator's P batch).
+    var traceCreated = false
     /// Link in `sched.allm` (every M of the instance, never removed), and whether the M has
     /// exited. sched.lock.
     var alllink: MPtr? = nil
