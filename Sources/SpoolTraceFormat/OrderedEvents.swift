@@ -17,7 +17,7 @@
 public struct OrderedEvents: IteratorProtocol, Sequence {
     private final class Stream {
         let owner: BatchOwner
-        var batches: [BatchInfo]
+        let batches: [BatchInfo]
         var batchIndex = -1
         var buffer: [UInt8] = []
         var position = 0
@@ -32,6 +32,10 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
     private let file: TraceFile
     private var streams: [Stream] = []
     private var heap: [Int] = []
+    /// Head timestamp of each stream (`UInt64.max` when exhausted), so heap comparisons read a
+    /// flat array. Streams are indexed in owner order (P before M, then by id), which is the
+    /// tie-break the spec asks for.
+    private var keys: [UInt64] = []
     private var lastSeqDense: [UInt8] = []
     private var lastSeqSparse: [UInt64: UInt8] = [:]
     private static let unseen: UInt8 = 0xFF
@@ -64,8 +68,9 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
             }
             streams.append(Stream(owner: owner, batches: batches))
         }
+        keys = Array(repeating: UInt64.max, count: streams.count)
         for i in streams.indices {
-            advance(streams[i])
+            advance(i)
             if streams[i].head != nil { heapPush(i) }
         }
     }
@@ -77,8 +82,10 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
 
     // MARK: streams
 
-    /// Decodes the stream's next event into `head` (nil at the end of its last batch).
-    private func advance(_ s: Stream) {
+    /// Decodes stream `i`'s next event into its `head` and `keys[i]` (nil / max at the end of
+    /// its last batch).
+    private mutating func advance(_ i: Int) {
+        let s = streams[i]
         while true {
             if s.batchIndex >= 0 && s.position < s.batches[s.batchIndex].payloadLength {
                 let batch = s.batches[s.batchIndex]
@@ -96,12 +103,14 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
                 s.position = position
                 s.ticks = event.ticks
                 s.head = event
+                keys[i] = event.ticks
                 return
             }
             s.batchIndex += 1
             if s.batchIndex >= s.batches.count {
                 s.head = nil
                 s.buffer = []
+                keys[i] = UInt64.max
                 return
             }
             let batch = s.batches[s.batchIndex]
@@ -153,10 +162,9 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
         if isReady(firstHead) {
             // Common case: the earliest head is ready. Take it and sift its stream's next head
             // down from the root (one sift instead of a pop and a push).
-            let s = streams[first]
             record(firstHead)
-            advance(s)
-            if s.head != nil { heapSiftDown(0) } else { _ = heapPop() }
+            advance(first)
+            if streams[first].head != nil { heapSiftDown(0) } else { _ = heapPop() }
             eventsReturned += 1
             return firstHead
         }
@@ -165,7 +173,7 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
         var skipped: [Int] = []
         var found: Int?
         let limit = firstHead.ticks &+ reorderWindow
-        while let top = heap.first, streams[top].head!.ticks <= limit {
+        while let top = heap.first, keys[top] <= limit {
             _ = heapPop()
             if isReady(streams[top].head!) {
                 found = top
@@ -181,21 +189,20 @@ public struct OrderedEvents: IteratorProtocol, Sequence {
         } else {
             seqMismatches += 1
         }
-        let s = streams[chosen]
-        let event = s.head!
+        let event = streams[chosen].head!
         record(event)
-        advance(s)
-        if s.head != nil { heapPush(chosen) }
+        advance(chosen)
+        if streams[chosen].head != nil { heapPush(chosen) }
         eventsReturned += 1
         return event
     }
 
     // MARK: heap of stream indices, ordered by (head ticks, owner)
 
+    @inline(__always)
     private func less(_ a: Int, _ b: Int) -> Bool {
-        let x = streams[a].head!, y = streams[b].head!
-        if x.ticks != y.ticks { return x.ticks < y.ticks }
-        return Self.ownerPrecedes(x.owner, y.owner)
+        let x = keys[a], y = keys[b]
+        return x < y || (x == y && a < b)
     }
 
     private mutating func heapPush(_ i: Int) {
