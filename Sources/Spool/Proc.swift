@@ -62,16 +62,27 @@ final class GoBody {
 @inline(__always)
 func roundStack(_ n: Int) -> Int { (max(n, 16 << 10) + 4095) & ~4095 }
 
-/// Takes a G struct from the free list or allocates one, and prepares it to run `fn`.
-/// Context: any (takes the free-list lock briefly).
-func newG(_ s: SchedPtr, _ fn: @escaping () -> Void, stackSize: Int) -> GPtr {
-    GFreeList.lock.lock()
-    var gp = GFreeList.head
-    if let g = gp {
-        GFreeList.head = g.pointee.schedlink
-        GFreeList.count -= 1
+/// Per-P cache limits (Go keeps up to 64 dead Gs per P).
+let pGFreeMax = 64
+let pStackFreeMax = 32
+
+/// Takes a G struct from `pp`'s cache, the global free list, or a new allocation, and prepares
+/// it to run `fn`. Mirrors Go's `gfget`. Context: the owner of `pp` (or any thread, with nil).
+func newG(_ s: SchedPtr, _ fn: @escaping () -> Void, stackSize: Int, pp: PPtr? = nil) -> GPtr {
+    var gp: GPtr? = nil
+    if let pp, let g = pp.pointee.gfree {
+        pp.pointee.gfree = g.pointee.schedlink
+        pp.pointee.gfreeCount -= 1
+        gp = g
+    } else {
+        GFreeList.lock.lock()
+        gp = GFreeList.head
+        if let g = gp {
+            GFreeList.head = g.pointee.schedlink
+            GFreeList.count -= 1
+        }
+        GFreeList.lock.unlock()
     }
-    GFreeList.lock.unlock()
     if gp == nil {
         let ctx = UnsafeMutablePointer<spool_gctx>.allocate(capacity: 1)
         ctx.initialize(to: spool_gctx())
@@ -105,7 +116,7 @@ func newproc(_ fn: @escaping () -> Void, stackSize: Int?) {
     }
     let s = mp.pointee.sched
     let pp = mp.pointee.p!
-    let gp = newG(s, fn, stackSize: stackSize ?? s.pointee.stackSize)
+    let gp = newG(s, fn, stackSize: stackSize ?? s.pointee.stackSize, pp: pp)
     gp.pointee.traceSession = traceSessionID.load(ordering: .relaxed)
     traceEv(pp.pointee.trace, .goCreate, gp.pointee.goid, parent.pointee.goid)
     runqput(s, pp, gp, next: true)
@@ -138,7 +149,8 @@ func goexit1() -> Never {
     fatal("goexit: a dead goroutine was resumed")
 }
 
-/// Frees a finished G: its stack goes back to the stack pools, the G struct to the free list.
+/// Frees a finished G: its stack goes to the P's stack cache or the stack pools, the G struct
+/// to the P's cache or the global free list. Mirrors Go's `gfput`.
 /// Mirrors Go's `goexit0`/`gfput`. Context: g0 of the M that ran it.
 func gdestroy(_ s: SchedPtr, _ gp: GPtr) {
     assert(getm()?.pointee.curg == nil, "gdestroy: not on g0")
@@ -150,15 +162,28 @@ func gdestroy(_ s: SchedPtr, _ gp: GPtr) {
     // Invariant "Stacks only while started": a dead or queued-but-never-run G holds no stack,
     // so a spawning burst costs no memory until the Gs run. The stack goes back to the pools
     // (warm first) before the G is published on the free list, where another M may take it.
+    let pp = getm()?.pointee.p
     if let st = gp.pointee.ctx.pointee.stack {
         gp.pointee.ctx.pointee.stack = nil
-        spool_stack_free(st)
+        if let pp, st.pointee.size == s.pointee.stackSize, pp.pointee.stackFreeCount < pStackFreeMax {
+            st.pointee.next = pp.pointee.stackFree
+            pp.pointee.stackFree = st
+            pp.pointee.stackFreeCount += 1
+        } else {
+            spool_stack_free(st)
+        }
     }
-    GFreeList.lock.lock()
-    gp.pointee.schedlink = GFreeList.head
-    GFreeList.head = gp
-    GFreeList.count += 1
-    GFreeList.lock.unlock()
+    if let pp, pp.pointee.gfreeCount < pGFreeMax {
+        gp.pointee.schedlink = pp.pointee.gfree
+        pp.pointee.gfree = gp
+        pp.pointee.gfreeCount += 1
+    } else {
+        GFreeList.lock.lock()
+        gp.pointee.schedlink = GFreeList.head
+        GFreeList.head = gp
+        GFreeList.count += 1
+        GFreeList.lock.unlock()
+    }
     if wasMain { mainDone(s) }
 }
 
@@ -266,6 +291,13 @@ func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
     let ctx = gp.pointee.ctx
     if ctx.pointee.sp == nil {
         // First run: take a stack now (not at `go`), so queued Gs hold no memory.
+        if ctx.pointee.stack == nil, gp.pointee.stackSize == s.pointee.stackSize,
+           let st = pp.pointee.stackFree {
+            pp.pointee.stackFree = st.pointee.next
+            pp.pointee.stackFreeCount -= 1
+            st.pointee.next = nil
+            ctx.pointee.stack = st
+        }
         if ctx.pointee.stack == nil {
             guard let st = spool_stack_alloc(gp.pointee.stackSize) else {
                 fatal("cannot allocate a \(gp.pointee.stackSize >> 10) KiB stack for goroutine "

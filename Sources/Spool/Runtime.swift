@@ -127,6 +127,7 @@ public enum Runtime {
             if s.pointee.mrunning.load(ordering: .acquiring) == 0 { break }
             _ = s.pointee.mexited.sleep(timeoutNs: 5_000_000)
         }
+        drainPCaches(s)
         if let session = currentTraceSession(), session.gen == s.pointee.gen {
             session.finish(endTicks: traceNow(),
                            allMsExited: s.pointee.mrunning.load(ordering: .acquiring) == 0)
@@ -300,6 +301,33 @@ extension Sched {
     }
 }
 
+/// Returns the per-P G and stack caches of the instance's idle Ps to the global pools (a P
+/// still held by a thread stuck in an abandoned goroutine keeps its caches). Context: the
+/// thread in `Runtime.run`, after the instance ended.
+func drainPCaches(_ s: SchedPtr) {
+    s.pointee.lock.lock()
+    var p = s.pointee.pidle
+    while let pp = p {
+        while let st = pp.pointee.stackFree {
+            pp.pointee.stackFree = st.pointee.next
+            st.pointee.next = nil
+            spool_stack_free(st)
+        }
+        pp.pointee.stackFreeCount = 0
+        while let g = pp.pointee.gfree {
+            pp.pointee.gfree = g.pointee.schedlink
+            GFreeList.lock.lock()
+            g.pointee.schedlink = GFreeList.head
+            GFreeList.head = g
+            GFreeList.count += 1
+            GFreeList.lock.unlock()
+        }
+        pp.pointee.gfreeCount = 0
+        p = pp.pointee.link
+    }
+    s.pointee.lock.unlock()
+}
+
 /// Builds an instance: sched and its Ps (all idle, not on the idle list). No thread is started.
 /// Also used directly by run-queue tests. Context: any thread.
 func makeSched(procs: Int, runqCapacity: Int, stackSize: Int = 256 << 10) -> SchedPtr {
@@ -311,6 +339,6 @@ func makeSched(procs: Int, runqCapacity: Int, stackSize: Int = 256 << 10) -> Sch
         allp[i] = pp
     }
     let s = SchedPtr.allocate(capacity: 1)
-    s.initialize(to: Sched(gen: gen, procs: procs, allp: allp, stackSize: stackSize))
+    s.initialize(to: Sched(gen: gen, procs: procs, allp: allp, stackSize: roundStack(stackSize)))
     return s
 }

@@ -133,6 +133,14 @@ struct P: ~Copyable {
     /// "Bounded inheritance" in Proc.swift.
     var inheritStreak: UInt32 = 0
 
+    /// Per-P caches, touched only by the owner (no lock), as Go's `p.gFree` and stack cache:
+    /// dead G structs, and default-size stacks of Gs that just ended (resident, linked through
+    /// `spool_stack.next`). Drained to the global pools when the instance ends.
+    var gfree: GPtr? = nil
+    var gfreeCount: Int = 0
+    var stackFree: UnsafeMutablePointer<spool_stack>? = nil
+    var stackFreeCount: Int = 0
+
     // The local run queue (runq.swift). Invariant "Owner writes the tail": only the owner
     // stores `runqtail` and the slots between tail and head+capacity; stealers only CAS `runqhead`.
     let runqhead = Atomic<UInt32>(0)
