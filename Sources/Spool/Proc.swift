@@ -50,12 +50,6 @@ import SpoolTraceFormat
 import Glibc
 #endif
 
-/// A goroutine body, boxed so it can travel through an untyped pointer.
-final class GoBody {
-    let fn: () -> Void
-    init(_ fn: @escaping () -> Void) { self.fn = fn }
-}
-
 // MARK: - Creating and ending goroutines
 
 /// Round a stack size to whole pages, at least 16 KiB.
@@ -96,7 +90,7 @@ func newG(_ s: SchedPtr, _ fn: @escaping () -> Void, stackSize: Int, pp: PPtr? =
     g.pointee.status = .runnable
     g.pointee.schedlink = nil
     g.pointee.m = nil
-    g.pointee.fn = Unmanaged.passRetained(GoBody(fn)).toOpaque()
+    g.pointee.fn = fn
     g.pointee.stackSize = roundStack(stackSize)
     g.pointee.traceSeq = 0
     g.pointee.param = nil
@@ -135,9 +129,9 @@ let goroutineEntry: @convention(c) (UnsafeMutableRawPointer?) -> Void = { arg in
 /// retained is released before `goexit1` leaves this stack for good.
 @inline(never)
 func runBody(_ gp: GPtr) {
-    let body = Unmanaged<GoBody>.fromOpaque(gp.pointee.fn!).takeRetainedValue()
+    let body = gp.pointee.fn!
     gp.pointee.fn = nil
-    body.fn()
+    body()
 }
 
 /// Ends the current goroutine. Mirrors Go's `goexit1`. Context: on a G; never returns.

@@ -44,8 +44,8 @@ struct G {
     var schedlink: GPtr? = nil
     /// The M running this G (nil unless running).
     var m: MPtr? = nil
-    /// The body: an `Unmanaged<GoBody>` retained until the body returns.
-    var fn: UnsafeMutableRawPointer? = nil
+    /// The body, held (retained) until it starts running; nil afterwards.
+    var fn: (() -> Void)? = nil
     /// Requested usable stack bytes; the stack itself is taken at first execute.
     var stackSize: Int = 0
     /// Trace sequence number (schema/trace-format.md, "Ordering").
