@@ -253,6 +253,9 @@ final class Tracked: @unchecked Sendable {
                 $0.receive(other) { t in ids.value.append(t!.id) }
                 $0.send(other, Tracked(3000)) {}   // loses: its value must still be released
             }
+            // Senders still hold their argument until their send returns: let them finish
+            // (an abandoned goroutine keeps what it references).
+            while Runtime.goroutineCount > 1 { Runtime.yield() }
             // `buffered` still holds three values when it is dropped here.
         }
         #expect(ids.value.count == 103)
