@@ -62,7 +62,7 @@ let package = Package(
         // Runtime benchmarks, run beside Go's versions by tools/bench-runtime.sh (not a test).
         .executableTarget(name: "SpoolBench", dependencies: ["Spool"], path: "tools/SpoolBench",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "SpoolTraceFormatTests", dependencies: ["SpoolTraceFormat"],
+        .testTarget(name: "SpoolTraceFormatTests", dependencies: ["SpoolTraceFormat", "SpoolScenarios"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "SpoolAnalysisTests",
                     dependencies: ["SpoolAnalysis", "SpoolScenarios", "SpoolTraceFormat"],

@@ -32,10 +32,13 @@ import Darwin
 #endif
 import SpoolTraceFormat
 
-/// SplitMix64: a tiny deterministic generator (fixed seed, same stream on every platform).
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+/// SplitMix64: a tiny deterministic generator (fixed seed, same stream on every platform). The
+/// one generator of the package's seeded tests and fixtures, so a failure reproduces from its seed.
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public init(seed: UInt64) { self.state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -43,7 +46,7 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
     /// Uniform in `0 ..< n` (modulo bias is irrelevant here).
-    mutating func below(_ n: UInt64) -> UInt64 { next() % n }
+    public mutating func below(_ n: UInt64) -> UInt64 { next() % n }
 }
 
 extension Scenarios {

@@ -106,7 +106,8 @@ public enum TraceMutator {
                 pieces.swapAt(i, below(pieces.count))
             case .renumberFrame:
                 guard pieces[i][0] == FrameKind.batch.rawValue else { break }
-                let seq = [0, 1, 2, rng.next() % 1000, UInt64.max][below(5)]
+                let seqs: [UInt64] = [0, 1, 2, rng.next() % 1000, UInt64.max]
+                let seq = seqs[below(5)]
                 for k in 0..<8 { pieces[i][8 + k] = UInt8(truncatingIfNeeded: seq >> (8 * UInt64(k))) }
                 reseal(&pieces[i])
             default: // .randomEvents

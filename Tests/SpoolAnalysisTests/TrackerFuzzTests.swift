@@ -1,21 +1,13 @@
 // Random event sequences through the tracker: whatever the trace claims, the import finishes,
 // and the tables keep their invariants (policy "Count, repair, continue" in SchedTracker.swift).
 
+import SpoolScenarios
 import Testing
 import SpoolTraceFormat
 @testable import SpoolAnalysis
 
-/// A small deterministic generator (SplitMix64), so failures reproduce from the seed.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The package's seeded generator, so failures reproduce from the seed.
+private typealias SplitMix = SplitMix64
 
 /// `count` events of random kinds with arguments drawn from small id ranges, so that events
 /// hit the same few Gs, Ps and Ms in every possible contradictory order.

@@ -2,6 +2,7 @@
 // real encoder (`BatchEncoder`, `TraceHeader.encoded()`, `FrameLayout.endFrame`), with the
 // offset of every frame, and a seeded generator for mutations.
 
+import SpoolScenarios
 import SpoolTraceFormat
 
 /// One event to encode: kind, absolute timestamp in ticks, wire arguments.
@@ -111,17 +112,10 @@ func ordered(_ file: TraceFile, _ scan: TraceScan) -> (events: [TraceEvent], seq
 }
 
 /// SplitMix64 with a fixed seed: the same mutations on every run.
-struct TestRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in `0 ..< n`.
+typealias TestRNG = SplitMix64
+
+extension SplitMix64 {
+    /// Uniform in `0 ..< n` (`0` when `n` is not positive).
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
 }
 
