@@ -76,9 +76,13 @@ final class ProgressLine {
     private let enabled = isatty(2) != 0
     private let start = Date()
     private var shown = false
+    private var lastDraw = Date.distantPast
 
     func update(_ p: ImportProgress) {
-        guard enabled, Date().timeIntervalSince(start) > 1 else { return }
+        guard enabled else { return }
+        let now = Date()
+        guard now.timeIntervalSince(start) > 1, now.timeIntervalSince(lastDraw) >= 0.1 || p.stage == "done" else { return }
+        lastDraw = now
         shown = true
         let percent = p.eventsTotal > 0 ? 100 * p.eventsDone / p.eventsTotal : 0
         FileHandle.standardError.write(Data("\rimporting: \(percent)% (\(p.eventsDone) of \(p.eventsTotal) events, \(p.stage))\u{1B}[K".utf8))
