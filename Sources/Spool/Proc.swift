@@ -19,9 +19,12 @@
 // enqueues, then checks `nmspinning` in `wakep`. One of the two always sees the other, so a
 // runnable G is never left with an idle P and no M looking.
 //
-// Threads. Ms are never destroyed while the runtime runs: idle Ms park on a futex note in
-// `sched.midle` and are reused by `startm`. At most one parked M waits with a timeout for the
-// earliest timer (`sched.timerWaiter`); the others sleep without one.
+// Threads. Idle Ms park on a futex note in `sched.midle` and are reused by `startm`; sysmon
+// tells those idle longer than `SPOOL_THREAD_IDLE_MS` to exit, down to maxProcs + 4
+// (Sysmon.swift, "Idle threads exit"), and `newm` refuses to pass `SPOOL_MAXTHREADS`. At most
+// one parked M waits with a timeout for the earliest timer (`sched.timerWaiter`); the others
+// sleep without one. A G in a blocking call keeps its M; its P is handed to another M by
+// sysmon (Syscall.swift).
 //
 // Ending. When the main goroutine returns, `sched.exiting` is set; every M leaves at its next
 // pass through the scheduler, so queued and blocked Gs are abandoned, never run again (as Go
@@ -33,8 +36,8 @@
 // scheduler on the caller's thread (`Runtime.run` is often called on a Swift Concurrency
 // thread, whose task-locals would leak into goroutines; runtime-feasibility Q5).
 //
-// Designed for, not built yet (issue 4): there is no sysmon thread, no syscall handoff, no
-// netpoller and no async preemption, so a goroutine that never blocks or yields keeps its P.
+// Designed for, not built yet (issue 4): no netpoller, no preemption requests from sysmon
+// and no async preemption, so a goroutine that never blocks or yields keeps its P.
 // The places they plug in: `findRunnable` (netpoll before stealing, and instead of the futex
 // timeout in `stopm`), `M.locks` (the no-preemption count the signal handler will check), the
 // `spool_text` section (runtime C code a handler must refuse to interrupt), `Sched.mrunning`
@@ -324,6 +327,8 @@ func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
         s.pointee.lock.unlock()
     case .exit:
         gdestroy(s, gp)
+    case .exitsyscall:
+        exitsyscall0(mp, gp) // Syscall.swift; may leave this M without a P (it then exits)
     case .none:
         fatal("goroutine \(gp.pointee.goid) switched to g0 without an action")
     }
@@ -352,7 +357,8 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
     while true {
         // acquiring: pairs with mainDone's releasing store.
         if s.pointee.exiting.load(ordering: .acquiring) { return nil }
-        let pp = mp.pointee.p!
+        // No P: an M back from a syscall that sysmon reclaimed while it waited (exitsyscall0).
+        guard let pp = mp.pointee.p else { return nil }
         checkTimers(s, pp)
 
         // Fairness: every 61st tick, the global queue first (Go's constant).
@@ -609,7 +615,12 @@ func mremove(_ s: SchedPtr, _ mp: MPtr) {
 /// M), so it precedes, in the same or an earlier stream, every event of the new thread;
 /// written by the new thread itself it could tie with its first ProcStart and sort after it.
 /// Context: any.
-func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause, creatorP: PPtr? = nil) {
+/// `handoffFrom` (sysmon's `handoffp`): `ProcHandoff [handoffFrom, new M]` goes into `pp`'s
+/// batch right after the ThreadCreate, before the new thread can touch the P.
+/// The thread cap (`SPOOL_MAXTHREADS`, Sysmon.swift) is checked here: exceeding it is fatal.
+func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause, creatorP: PPtr? = nil,
+          handoffFrom: Int64? = nil) {
+    checkmcount(s)
     s.pointee.lock.lock()
     s.pointee.mnext += 1
     let id = s.pointee.mnext
@@ -628,6 +639,9 @@ func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause, creato
     if let tp = creatorP ?? getm()?.pointee.p, traceEnabled.load(ordering: .relaxed) {
         traceEv(tp.pointee.trace, .threadCreate, UInt64(id), UInt64(cause.rawValue))
         mp.pointee.traceCreated = true
+    }
+    if let from = handoffFrom, let pp {
+        traceEv(pp.pointee.trace, .procHandoff, UInt64(from), UInt64(id))
     }
     s.pointee.lock.lock()
     mp.pointee.alllink = s.pointee.allm
@@ -695,6 +709,7 @@ func stopm(_ mp: MPtr) -> Bool {
             deadline = w
         }
         mp.pointee.idle = true
+        mp.pointee.idleSince = spool_nanotime() // for sysmon's reclaimIdleMs
         mp.pointee.schedlink = s.pointee.midle
         s.pointee.midle = mp
         s.pointee.lock.unlock()
@@ -723,6 +738,8 @@ func stopm(_ mp: MPtr) -> Bool {
             acquirep(mp, pp)
             return true
         }
+        // Sysmon chose this M to exit ("Idle threads exit", Sysmon.swift); mstart's mexit follows.
+        if mp.pointee.reclaim { return false }
         // Woken without a P (timer change or exit): look again.
     }
 }

@@ -65,7 +65,10 @@ public enum RuntimeError: Error, CustomStringConvertible {
 ///
 /// Environment: `SPOOL_MAXPROCS` (number of Ps; default: CPUs available), `SPOOL_STACK_KB`
 /// (default goroutine stack), `SPOOL_TRACE=FILE` (record an execution trace),
-/// `SPOOL_TRACEBACK=crash` (fatal errors abort instead of exiting with status 2).
+/// `SPOOL_TRACEBACK=crash` (fatal errors abort instead of exiting with status 2),
+/// `SPOOL_MAXTHREADS` (thread cap, default 10000: reaching it is a fatal error),
+/// `SPOOL_THREAD_IDLE_MS` (idle threads beyond maxProcs + 4 exit after this long, default
+/// 1000; Go keeps them forever). Calls that block a thread go through `Runtime.blocking`.
 public enum Runtime {
     /// Runs `body` as the main goroutine on a fresh runtime with `maxProcs` Ps (default:
     /// `SPOOL_MAXPROCS`, else the CPU count), and returns when it returns, rethrowing its
@@ -115,9 +118,12 @@ public enum Runtime {
         s.pointee.lock.lock()
         for i in stride(from: procs - 1, through: 1, by: -1) { pidleput(s, s.pointee.allp[i]) }
         s.pointee.lock.unlock()
+        sysmonConfigure(s)
+        newsysmon(s, creatorP: p0) // M 1 (Sysmon.swift)
         newm(s, p0, spinning: false, cause: .startup, creatorP: p0)
 
         s.pointee.done.sleep()
+        s.pointee.sysmonNote.wakeup() // sysmon sees `exiting` and leaves
 
         // Let the Ms leave (they do at their next pass through the scheduler). An M stuck in
         // an abandoned goroutine is not waited for beyond a short grace period.

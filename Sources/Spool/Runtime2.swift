@@ -69,6 +69,9 @@ struct G {
 /// What a G asked its M's g0 to do after switching away (Go's `mcall(fn)` argument).
 enum GoAction: UInt8 {
     case none, park, gosched, exit
+    /// Back from a syscall with no P to run on: g0 queues the G and parks the M
+    /// (`exitsyscall0`, Syscall.swift).
+    case exitsyscall
 }
 
 /// A thread.
@@ -111,17 +114,44 @@ struct M {
     /// exited. sched.lock.
     var alllink: MPtr? = nil
     var exited = false
+    /// The P this M held when its G entered a syscall (Go's `m.oldp`), which `exitsyscall`
+    /// tries to take back. Written by this M only.
+    var oldp: PPtr? = nil
+    /// `oldp`'s syscall count at `entersyscall` (Go's `m.syscalltick`). Written by this M only.
+    var syscalltick: UInt64 = 0
+    /// When this M last parked in `sched.midle` (spool_nanotime), and whether sysmon chose it
+    /// for reclamation (it leaves at its next wakeup: Sysmon.swift, "Idle threads exit").
+    /// sched.lock.
+    var idleSince: Int64 = 0
+    var reclaim = false
 }
 
-/// P status.
+/// P status (Go's `_Pidle`, `_Prunning`, `_Psyscall`). `handoff` is Spool's: sysmon owns the
+/// P between winning it from a syscall and handing it on (Syscall.swift, "One CAS decides").
 enum PStatus: UInt8 {
-    case idle, running
+    case idle, running, syscall, handoff
 }
 
 /// A logical processor.
 struct P: ~Copyable {
     let id: Int32
-    var status: PStatus = .idle
+    /// The status word: the `PStatus` in the low 8 bits, the P's syscall count (Go's
+    /// `syscalltick`, bumped by every `entersyscall`) above. Atomic because sysmon reads it
+    /// without owning the P, and the `syscall` → `running`/`handoff` transitions are CASes
+    /// between the M back from the syscall and sysmon (invariant "One CAS decides",
+    /// Syscall.swift); the count in the word makes the CAS name one particular syscall.
+    let statusWord = Atomic<UInt64>(UInt64(PStatus.idle.rawValue))
+    /// Plain accessors for the owner (the setter keeps the count; only the owner sets, and
+    /// never while the P is in `syscall`, the only state others CAS from). acquiring/releasing:
+    /// ownership of the P (its caches and trace buffer) passes with these stores; partner:
+    /// the CASes in Syscall.swift.
+    var status: PStatus {
+        get { PStatus(rawValue: UInt8(truncatingIfNeeded: statusWord.load(ordering: .acquiring)))! }
+        nonmutating set {
+            let w = statusWord.load(ordering: .relaxed)
+            statusWord.store((w & ~0xff) | UInt64(newValue.rawValue), ordering: .releasing)
+        }
+    }
     /// The M holding this P. Written by that M (acquirep/releasep).
     var m: MPtr? = nil
     /// Link in `sched.pidle`. sched.lock.
@@ -210,6 +240,16 @@ struct Sched: ~Copyable {
 
     /// Default stack size for new Gs, bytes.
     let stackSize: Int
+
+    /// sysmon (Sysmon.swift): its M (nil until started; set once), the note it sleeps on
+    /// between ticks (woken when the run ends), the thread cap (`SPOOL_MAXTHREADS`), how long
+    /// an idle M may stay parked before it exits (`SPOOL_THREAD_IDLE_MS`), and the number of
+    /// Ms kept however long they idle. Set by `Runtime.run` before any M starts.
+    var sysmonM: MPtr? = nil
+    let sysmonNote = Note()
+    var maxThreads: Int = defaultMaxThreads
+    var threadIdleNs: Int64 = defaultThreadIdleNs
+    var threadFloor: Int = 0
 }
 
 /// The global G free list (all runtime instances share it; G structs are never freed).

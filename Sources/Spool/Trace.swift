@@ -188,7 +188,7 @@ func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64, _ kind:
         }
         traceSeal(t, sess)
     }
-    guard let buf = sess.getBuffer() else { return false }
+    guard let buf = sess.getBuffer() ?? traceWaitBufferNoP(t, sess) else { return false }
     var enc = BatchEncoder(buffer: buf, capacity: traceBufferSize)
     enc.begin(owner: t.pointee.owner, seq: t.pointee.seq, baseTicks: ticks)
     if t.pointee.lost > 0 {

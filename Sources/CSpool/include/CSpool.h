@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <time.h>
 #include "CSpoolClock.h"
+#include "CSpoolBlocking.h"
 
 #if !defined(__x86_64__)
 #error "Spool: only x86_64 Linux is supported so far (the arm64 context switch is not written yet)"

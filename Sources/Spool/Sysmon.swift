@@ -1,0 +1,245 @@
+// sysmon: the runtime's watchdog thread, and the thread budget it enforces (Go's `sysmon`,
+// `retake`, `checkmcount`; the reclamation of idle threads is Spool's own).
+//
+// sysmon is an M with no P, started by `Runtime.run` before the first M (so it is M 1; its
+// ThreadCreate, cause `sysmon`, goes into P 0's batch like the startup M's) and stopped when
+// the run ends (woken through `sched.sysmonNote`, it writes its ThreadExit into its own M
+// batch). It never runs goroutines and holds no P except while handing one off. Each tick:
+//
+//   * `retake`: a P that has been in the same syscall for at least one tick (its `syscalltick`
+//     unchanged since the previous tick, so ≥ 20 µs) is taken with one CAS and handed off
+//     (`handoffp`, Syscall.swift) — unless, as in Go, its run queue is empty, some M is
+//     spinning or some P is idle (someone else will pick up new work), and the syscall is
+//     younger than 10 ms;
+//   * `reclaimIdleMs`: Ms parked idle longer than `sched.threadIdleNs` are told to exit (see
+//     "Idle threads exit"), at most every 10 ms.
+//
+// Backoff (Go's): sleep 20 µs between ticks while there is work; after 50 consecutive idle
+// ticks (about 1 ms with nothing retaken), double the sleep each tick up to 10 ms. Go also
+// lets sysmon sleep indefinitely when every P is idle; Spool's sysmon keeps its 10 ms tick
+// (it must notice idle threads to reclaim and the end of the run).
+//
+// Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
+// and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
+// and woken; `stopm` then returns false and the M leaves through `mexit` (ThreadExit). Ms are
+// reclaimed only while more than `sched.threadFloor` (maxProcs + 4) threads exist, sysmon
+// included, so a steady load never pays thread creation again. An M that is removed cannot be
+// handed a P (`mget` only takes from the list), so reclamation never races with `startm`.
+// Go keeps every M it ever created until the process exits (a blocking storm of 1000
+// goroutines leaves about 650 idle threads behind for good); Spool gives them back after
+// `SPOOL_THREAD_IDLE_MS` (default 1000 ms). The M structs themselves stay in `sched.allm`
+// (a few hundred bytes each; "Abandoned, not freed").
+//
+// Invariant "Bounded threads": `newm` calls `checkmcount` before creating any M; at
+// `SPOOL_MAXTHREADS` live threads (default 10000) the process stops with a fatal error naming
+// the limit, instead of exhausting the machine's threads or memory (Go's equivalent is
+// `debug.SetMaxThreads`, also fatal). The check is racy by design (no lock): concurrent
+// creators can overshoot by the number of creators, at most maxProcs + 1.
+//
+// Not here (issue 4, other parts): preemption requests for a G that ran longer than the
+// quantum (sysmon's `retake` of running Ps) and async preemption. Network polling: when
+// nobody polled for 10 ms, Go's sysmon polls; `sysmonPollNetwork` is the place (see there).
+//
+// Rejected: parked Ms timing out on their own futex (every idle M would wake periodically, and
+// the floor needs a global count anyway); reclaiming from `stopm` at park time (a burst that
+// ends would keep its threads until the next burst); exiting the thread from g0 inside
+// `exitsyscall0` (the M leaves through `schedule`'s normal return instead).
+//
+// Context: everything here runs on the sysmon thread ("sysmon": an M, no P, never a G) unless
+// stated.
+
+import CSpool
+import Synchronization
+import SpoolTraceFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Default thread cap (`SPOOL_MAXTHREADS`), like Go's `debug.SetMaxThreads` default.
+let defaultMaxThreads = 10_000
+/// Default time an idle M stays parked before it exits (`SPOOL_THREAD_IDLE_MS`).
+let defaultThreadIdleNs: Int64 = 1_000_000_000
+
+/// Test hooks: override the environment for the next runs. Set only holding the runtime
+/// test lock.
+nonisolated(unsafe) var testThreadIdleMs: Int? = nil
+nonisolated(unsafe) var testMaxThreads: Int? = nil
+
+/// Reads the thread settings into a new instance. Context: `Runtime.run`, before any M starts.
+func sysmonConfigure(_ s: SchedPtr) {
+    s.pointee.maxThreads = max(1, testMaxThreads ?? envInt("SPOOL_MAXTHREADS") ?? defaultMaxThreads)
+    let idleMs = testThreadIdleMs ?? envInt("SPOOL_THREAD_IDLE_MS") ?? Int(defaultThreadIdleNs / 1_000_000)
+    s.pointee.threadIdleNs = Int64(max(idleMs, 0)) * 1_000_000
+    s.pointee.threadFloor = s.pointee.procs + 4
+}
+
+/// Stops the process if one more M would exceed the thread cap. Mirrors Go's `checkmcount`.
+/// Context: any (newm).
+func checkmcount(_ s: SchedPtr) {
+    // relaxed: an estimate ("Bounded threads" says by how much it may overshoot).
+    let n = s.pointee.mcount.load(ordering: .relaxed)
+    let limit = s.pointee.maxThreads
+    if n >= limit {
+        fatal("spool: thread limit of \(limit) reached (SPOOL_MAXTHREADS): \(n) threads exist, "
+              + "most of them presumably blocked in Runtime.blocking calls; bound the number of "
+              + "concurrent blocking calls (a pool of worker goroutines) or raise SPOOL_MAXTHREADS")
+    }
+}
+
+/// Creates and starts sysmon's M. Its ThreadCreate goes into `creatorP`'s batch (the caller
+/// owns that P), so it precedes every event of sysmon's own batch. Context: `Runtime.run`'s
+/// thread, owning `creatorP`, before the first M starts.
+func newsysmon(_ s: SchedPtr, creatorP: PPtr) {
+    checkmcount(s)
+    s.pointee.lock.lock()
+    s.pointee.mnext += 1
+    let id = s.pointee.mnext
+    s.pointee.lock.unlock()
+    let g0 = UnsafeMutablePointer<spool_gctx>.allocate(capacity: 1)
+    g0.initialize(to: spool_gctx())
+    g0.pointee.is_g0 = 1
+    let tr = UnsafeMutablePointer<TraceOwner>.allocate(capacity: 1)
+    tr.initialize(to: TraceOwner(owner: .m(UInt32(id)), gen: s.pointee.gen))
+    let mp = MPtr.allocate(capacity: 1)
+    mp.initialize(to: M(id: id, sched: s, g0: g0, park: Note(), rand: UInt64(id) | 1,
+                        cause: .sysmon, trace: tr))
+    if traceEnabled.load(ordering: .relaxed) {
+        traceEv(creatorP.pointee.trace, .threadCreate, UInt64(id), UInt64(ThreadCause.sysmon.rawValue))
+        mp.pointee.traceCreated = true
+    }
+    s.pointee.lock.lock()
+    mp.pointee.alllink = s.pointee.allm
+    s.pointee.allm = mp
+    s.pointee.sysmonM = mp
+    s.pointee.lock.unlock()
+    s.pointee.mcount.wrappingAdd(1, ordering: .relaxed)
+    s.pointee.mrunning.wrappingAdd(1, ordering: .relaxed)
+    let r = spool_thread_start(sysmonEntry, UnsafeMutableRawPointer(mp))
+    if r != 0 { fatal("cannot create the sysmon thread (pthread_create: errno \(r))") }
+}
+
+private let sysmonEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { arg in
+    // SAFETY: arg is the MPtr newsysmon allocated for this thread; Ms are never freed.
+    let mp = arg!.assumingMemoryBound(to: M.self)
+    spool_setm(UnsafeMutableRawPointer(mp))
+    sysmon(mp)
+    mexit(mp)
+    spool_setm(nil)
+    return nil
+}
+
+/// Per-P state only sysmon reads and writes (Go's `sysmontick`): the syscall it saw last
+/// and when it first saw it.
+struct SysmonTick {
+    var syscalltick: UInt64 = 0
+    var syscallwhen: Int64 = 0
+}
+
+/// sysmon's loop. Mirrors Go's `sysmon` (retake and backoff; see the file comment).
+/// Context: sysmon, until the instance ends.
+func sysmon(_ mp: MPtr) {
+    let s = mp.pointee.sched
+    let ticks = UnsafeMutablePointer<SysmonTick>.allocate(capacity: s.pointee.procs)
+    ticks.initialize(repeating: SysmonTick(), count: s.pointee.procs)
+    defer { ticks.deallocate() }
+    var idle = 0
+    var delayNs: Int64 = 20_000
+    var lastReclaim = spool_nanotime()
+    while true {
+        if idle == 0 {
+            delayNs = 20_000
+        } else if idle > 50 {
+            delayNs *= 2
+        }
+        if delayNs > 10_000_000 { delayNs = 10_000_000 }
+        // acquiring: pairs with mainDone's releasing store.
+        if s.pointee.exiting.load(ordering: .acquiring) { return }
+        _ = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
+        if s.pointee.exiting.load(ordering: .acquiring) { return }
+        let now = spool_nanotime()
+        if retake(s, ticks, now) != 0 {
+            idle = 0
+        } else {
+            idle += 1
+        }
+        sysmonPollNetwork(s, now)
+        if now - lastReclaim >= 10_000_000 {
+            lastReclaim = now
+            reclaimIdleMs(s, now)
+        }
+    }
+}
+
+/// Takes Ps that have been in one syscall for at least a tick and hands them off. Returns how
+/// many it took. Mirrors the syscall half of Go's `retake` (the preemption half is not here).
+/// Context: sysmon.
+func retake(_ s: SchedPtr, _ ticks: UnsafeMutablePointer<SysmonTick>, _ now: Int64) -> Int {
+    var n = 0
+    for i in 0..<s.pointee.procs {
+        let pp = s.pointee.allp[i]
+        // relaxed: a hint; the CAS below decides.
+        let w = pp.pointee.statusWord.load(ordering: .relaxed)
+        guard pstatusOf(w) == .syscall else { continue }
+        let t = w >> 8
+        if ticks[i].syscalltick != t {
+            // A syscall sysmon has not seen before: it becomes eligible at the next tick.
+            ticks[i].syscalltick = t
+            ticks[i].syscallwhen = now
+            continue
+        }
+        // Go's rule: leave the P alone if it has nothing queued, someone else can take new
+        // work (a spinning M or an idle P), and the syscall is younger than 10 ms.
+        if runqempty(pp)
+            && s.pointee.nmspinning.load(ordering: .relaxed) + s.pointee.npidle.load(ordering: .relaxed) > 0
+            && ticks[i].syscallwhen + 10_000_000 > now {
+            continue
+        }
+        // "One CAS decides". acquiringAndReleasing: acquiring pairs with entersyscall's
+        // releasing store (the P's trace buffer and caches become ours); releasing pairs with
+        // the acquiring loads of a losing exitsyscall.
+        guard pp.pointee.statusWord.compareExchange(
+            expected: w, desired: pstatusWord(t, .handoff),
+            ordering: .acquiringAndReleasing).exchanged else { continue }
+        // The syscall M no longer holds the P (its `p` is already nil; `oldp` is only used by
+        // its failed CAS). sysmon owns `pp.m` now.
+        let fromM = pp.pointee.m.map { $0.pointee.id } ?? 0
+        pp.pointee.m = nil
+        handoffp(s, pp, fromM: fromM)
+        n += 1
+    }
+    return n
+}
+
+/// Tells Ms parked longer than the idle time to exit, down to the floor ("Idle threads exit").
+/// Context: sysmon (any thread not holding sched.lock would do).
+func reclaimIdleMs(_ s: SchedPtr, _ now: Int64) {
+    let idleNs = s.pointee.threadIdleNs
+    var victims: MPtr? = nil
+    s.pointee.lock.lock()
+    // relaxed: mcount changes only by newm/mexit; an estimate suffices for the floor.
+    var live = s.pointee.mcount.load(ordering: .relaxed)
+    var m = s.pointee.midle
+    while let mm = m, live > s.pointee.threadFloor {
+        m = mm.pointee.schedlink
+        if mm != s.pointee.timerWaiter && now - mm.pointee.idleSince >= idleNs {
+            mremove(s, mm)
+            mm.pointee.reclaim = true
+            mm.pointee.schedlink = victims // a private list now (it left sched.midle)
+            victims = mm
+            live -= 1
+        }
+    }
+    s.pointee.lock.unlock()
+    while let v = victims {
+        victims = v.pointee.schedlink
+        v.pointee.schedlink = nil
+        v.pointee.park.wakeup() // releasing: `reclaim` is visible to the woken stopm
+    }
+}
+
+/// Go's sysmon polls the network when nobody has for 10 ms, so that goroutines waiting on
+/// sockets are not starved while every M is busy. Spool's netpoller is being built alongside
+/// (issue 4 item 1: Netpoll.swift); until it is in the tree this hook does nothing, and
+/// the netpoller's own blocking poll by idle Ms is the only one. Context: sysmon.
+@inline(__always)
+func sysmonPollNetwork(_ s: SchedPtr, _ now: Int64) {}

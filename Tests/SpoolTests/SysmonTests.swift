@@ -1,0 +1,128 @@
+// sysmon and the thread budget: a burst of blocking calls creates threads (cause handoff) and
+// they exit after the idle time, down to maxProcs + 4; a storm of blocking calls loses no
+// goroutine and no wakeup.
+
+@testable import Spool
+import SpoolAnalysis
+import SpoolTraceFormat
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `body` with the idle-thread time set to `ms` (test hook, under the runtime test lock).
+func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
+    try runtimeTestLock.withLock { _ in
+        testThreadIdleMs = ms
+        defer { testThreadIdleMs = nil }
+        return try body()
+    }
+}
+
+@Suite struct SysmonTests {
+    @Test func burstRaisesThreadsAndIdleOnesExit() throws {
+        let procs = 2
+        let floor = procs + 4
+        let n = 40
+        let path = "/tmp/spool-test-\(getpid())-burst.trace"
+        defer { unlink(path); unlink(path + ".db") }
+        // 0: peak threads seen, 1: threads after the wait, 2: threads before the burst.
+        let seen = Counters(3)
+        try withThreadIdle(ms: 100) {
+            try Runtime.startTrace(path: path)
+            defer { Runtime.stopTrace() }
+            try Runtime.run(maxProcs: procs, runqCapacity: nil) {
+                seen.add(2, Runtime.threadCount)
+                let wg = WaitGroup()
+                wg.add(n)
+                for _ in 0..<n {
+                    go {
+                        Runtime.blockingSleep(for: .milliseconds(100))
+                        wg.done()
+                    }
+                }
+                let done = Counters(1)
+                go {
+                    wg.wait()
+                    done.add(0)
+                }
+                while done[0] == 0 {
+                    let t = Runtime.threadCount
+                    if t > seen[0] { seen.add(0, t - seen[0]) }
+                    Runtime.sleep(for: .milliseconds(5))
+                }
+                // Idle threads exit after 100 ms (sysmon looks every 10 ms); wait up to 5 s.
+                var waited = 0
+                while Runtime.threadCount > floor && waited < 5000 {
+                    Runtime.sleep(for: .milliseconds(10))
+                    waited += 10
+                }
+                seen.add(1, Runtime.threadCount)
+            }
+        }
+        // sysmon + the startup M, and not more than one M per P before the burst.
+        #expect(seen[2] >= 2 && seen[2] <= procs + 2)
+        // Each blocked goroutine held a thread: far more than the floor.
+        #expect(seen[0] > floor)
+        #expect(seen[1] <= floor)
+        #expect(seen[1] >= 2)
+
+        let (db, anomalies) = try importTrace(path)
+        #expect(anomalies == 0)
+        #expect(try db.scalarInt("SELECT count(*) FROM syscalls") == Int64(n))
+        #expect(try db.scalarInt("SELECT count(*) FROM threads WHERE cause = 2") ?? 0 > 0) // handoff
+        // The thread count in the trace rose above the floor and came back to it before the end.
+        let peak = try db.scalarInt("SELECT max(threads) FROM thread_count") ?? 0
+        #expect(peak > Int64(floor))
+        let peakAt = try db.scalarInt(
+            "SELECT min(ts_ns) FROM thread_count WHERE threads = (SELECT max(threads) FROM thread_count)") ?? 0
+        #expect(try db.scalarInt(
+            "SELECT count(*) FROM thread_count WHERE ts_ns > \(peakAt) AND threads <= \(floor)") ?? 0 > 0)
+    }
+
+    @Test(arguments: [false, true])
+    func stormOfBlockingCallsRunsEveryGoroutineOnce(traced: Bool) throws {
+        let n = stress ? 20_000 : 2_000
+        let runs = Counters(n)
+        let received = Counters(1)
+        let body = {
+            let wg = WaitGroup()
+            let results = Channel<Int>(capacity: 64)
+            wg.add(n)
+            for i in 0..<n {
+                go {
+                    runs.add(i)
+                    // A mix: empty calls, short and longer blocking sleeps, channel traffic.
+                    switch i % 4 {
+                    case 0: Runtime.blocking { }
+                    case 1: Runtime.blockingSleep(for: .microseconds(50))
+                    case 2: Runtime.blockingSleep(for: .microseconds(Int64(i % 7) * 100))
+                    default: Runtime.yield()
+                    }
+                    results.send(i)
+                    wg.done()
+                }
+            }
+            for _ in 0..<n {
+                _ = results.receive()
+                received.add(0)
+            }
+            wg.wait()
+        }
+        if traced {
+            let path = try runTraced(maxProcs: 2, body)
+            defer { unlink(path); unlink(path + ".db") }
+            let t = try readTrace(path)
+            #expect(t.count(.traceLost) == 0)
+            #expect(t.count(.goSyscallBegin) == t.count(.goSyscallEnd) + t.count(.goSyscallEndBlocked))
+            let (_, anomalies) = try importTrace(path)
+            #expect(anomalies == 0)
+        } else {
+            try withThreadIdle(ms: 20) {
+                try Runtime.run(maxProcs: 2, runqCapacity: nil, body)
+            }
+        }
+        #expect(received[0] == n)
+        #expect((0..<n).allSatisfy { runs[$0] == 1 })
+    }
+}
