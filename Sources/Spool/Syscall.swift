@@ -128,8 +128,8 @@ func exitsyscall() {
     mcall(mp, .exitsyscall)
 }
 
-/// `GoSyscallEndBlocked` in the M's own batch, which is sealed at once (M batches hold rare
-/// events, and a parked M may never write again). A G first met in a session started during
+/// `GoSyscallEndBlocked` in the M's own batch, which is sealed at once (a parked M may never
+/// write again; M batches use small buffers outside the pool, Trace.swift). A G first met in a session started during
 /// the call is described first (`GoStatus(syscall)`, in the same M batch).
 /// Context: on a G, no P.
 func traceSyscallEndBlocked(_ mp: MPtr, _ gp: GPtr) {
@@ -144,23 +144,6 @@ func traceSyscallEndBlocked(_ mp: MPtr, _ gp: GPtr) {
     }
     traceWrite(t, .goSyscallEndBlocked, gp.pointee.goid, gp.pointee.traceSeq & 127, 0)
     traceFlushOwner(t)
-}
-
-/// The trace buffer pool is empty and `t` is an M's own batch, written by a thread without a
-/// P (an M back from a syscall, sysmon, an M exiting): wait for the flusher to return a
-/// buffer, up to 100 ms, instead of dropping the event. Waiting stalls no goroutine (no P is
-/// held), and a blocking storm makes hundreds of threads seal one-event M batches at once,
-/// more than the pool holds. Returns nil at once for P batches (their writer must not stall).
-/// Context: the owner of `t` (traceRefill).
-func traceWaitBufferNoP(_ t: UnsafeMutablePointer<TraceOwner>, _ sess: TraceSession)
-    -> UnsafeMutablePointer<UInt8>? {
-    guard t.pointee.owner.kind == .m, getm()?.pointee.p == nil else { return nil }
-    let deadline = spool_nanotime() + 100_000_000
-    while spool_nanotime() < deadline {
-        spool_usleep_ns(50_000)
-        if let b = sess.getBuffer() { return b }
-    }
-    return nil
 }
 
 /// g0's half of a syscall exit with no P free: try once more for an idle P (under sched.lock,

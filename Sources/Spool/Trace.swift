@@ -4,8 +4,11 @@
 // 64 KiB buffer), the owner's batch sequence number and its count of lost events. Events go
 // into the buffer of the P the M holds (invariant "Owner writes the buffer": only the M that
 // holds a P appends to the P's buffer, so appends need no atomics; a P's buffer travels with
-// the P from M to M). Events with no P (thread creation and exit) go to the M's own buffer,
-// which is sealed at once: they are rare.
+// the P from M to M). Events with no P (thread creation and exit, a syscall that returns
+// after its P was handed off) go to the M's own buffer, which is sealed at once. M batches use
+// small buffers (1 KiB) allocated outside the pool and freed once written: a blocking storm
+// seals hundreds of one-event M batches at once (every returning call, every idle thread that
+// exits), and 64 KiB pool buffers held by them would starve the Ps (Syscall.swift).
 //
 // A full buffer — or one whose batch is older than 100 ms when the next event arrives — is
 // sealed and queued for the flusher thread, which writes it to the file and returns the buffer
@@ -94,6 +97,8 @@ let traceEnabled = Atomic<Bool>(false)
 nonisolated(unsafe) var traceStartNs: Int64 = 0
 
 let traceBufferSize = 64 << 10
+/// Size of an M batch's buffer (outside the pool; see the file comment).
+let traceSmallBufferSize = 1 << 10
 
 /// The trace clock, fixed by `TraceSession.begin` before `traceEnabled` turns true (partner:
 /// its releasing store). Ticks are TSC cycles >> `shift` when the kernel's clocksource is the
@@ -188,8 +193,9 @@ func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64, _ kind:
         }
         traceSeal(t, sess)
     }
-    guard let buf = sess.getBuffer() ?? traceWaitBufferNoP(t, sess) else { return false }
-    var enc = BatchEncoder(buffer: buf, capacity: traceBufferSize)
+    let small = t.pointee.owner.kind == .m
+    guard let buf = small ? sess.getSmallBuffer() : sess.getBuffer() else { return false }
+    var enc = BatchEncoder(buffer: buf, capacity: small ? traceSmallBufferSize : traceBufferSize)
     enc.begin(owner: t.pointee.owner, seq: t.pointee.seq, baseTicks: ticks)
     if t.pointee.lost > 0 {
         enc.append(.traceLost, ticks: ticks, t.pointee.lost)
@@ -237,6 +243,8 @@ final class TraceSession {
     let fd: Int32
     let lock = RuntimeLock()          // guards everything below
     private var free: [UnsafeMutablePointer<UInt8>] = []
+    /// Small M-batch buffers handed out and not yet returned.
+    private var small = Set<UnsafeMutablePointer<UInt8>>()
     private var allocated = 0
     private var maxBuffers = 16
     private var queue: [(UnsafeMutablePointer<UInt8>, Int)] = []
@@ -300,17 +308,36 @@ final class TraceSession {
         return nil
     }
 
+    /// A buffer for an M batch, allocated outside the pool (never fails: M batches are small
+    /// and short-lived). Returned through `putBuffer`, which frees it.
+    func getSmallBuffer() -> UnsafeMutablePointer<UInt8> {
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: traceSmallBufferSize)
+        lock.lock()
+        small.insert(b)
+        lock.unlock()
+        return b
+    }
+
     func putBuffer(_ b: UnsafeMutablePointer<UInt8>) {
         lock.lock()
-        free.append(b)
+        recycle(b)
         lock.unlock()
+    }
+
+    /// Pool buffers go back on the free list; small ones are freed. Context: `lock` held.
+    private func recycle(_ b: UnsafeMutablePointer<UInt8>) {
+        if small.remove(b) != nil {
+            b.deallocate()
+        } else {
+            free.append(b)
+        }
     }
 
     /// Queues a sealed frame for writing. After `finish` started, frames are dropped.
     func submit(_ b: UnsafeMutablePointer<UInt8>, _ count: Int) {
         lock.lock()
         if stopping && !flusherRunning {
-            free.append(b)
+            recycle(b)
             lock.unlock()
             return
         }
