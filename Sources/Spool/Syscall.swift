@@ -92,6 +92,14 @@ func exitsyscall() {
     let oldp = mp.pointee.oldp!
     mp.pointee.oldp = nil
 
+    // The run ended during the call: this goroutine is abandoned like every blocked one
+    // ("Abandoned, not freed"); exitsyscall0 drops it and the M leaves. acquiring: pairs with
+    // mainDone's releasing store.
+    if s.pointee.exiting.load(ordering: .acquiring) {
+        mcall(mp, .exitsyscall)
+        fatal("exitsyscall: goroutine \(gp.pointee.goid) of an ended run was resumed")
+    }
+
     // exitsyscallfast, 1: our own P, if sysmon has not retaken it ("One CAS decides"). The
     // expected word names our syscall by its count: a P that was retaken, handed to another M
     // and is now in *that* M's syscall is not ours to take (Go takes it and writes the other
@@ -150,11 +158,17 @@ func traceSyscallEndBlocked(_ mp: MPtr, _ gp: GPtr) {
 /// so a P released after our check in `exitsyscall` is not missed), else put the G on the
 /// global queue and park this M. Mirrors Go's `exitsyscall0`.
 /// Context: g0 (execute's continuation), no P. Returns holding a P, or without one when the
-/// instance is ending or sysmon reclaimed this M (findRunnable then lets the M exit).
+/// instance is ending (the G is then abandoned) or sysmon reclaimed this M (findRunnable then
+/// lets the M exit).
 func exitsyscall0(_ mp: MPtr, _ gp: GPtr) {
     let s = mp.pointee.sched
     gp.pointee.status = .runnable
     s.pointee.lock.lock()
+    if s.pointee.exiting.load(ordering: .acquiring) {
+        // Abandoned: queued nowhere, never resumed (findRunnable then lets this M leave).
+        s.pointee.lock.unlock()
+        return
+    }
     if let pp = pidleget(s) {
         s.pointee.lock.unlock()
         acquirep(mp, pp)

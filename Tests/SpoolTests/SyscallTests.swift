@@ -222,6 +222,26 @@ final class ThreadSet: @unchecked Sendable {
         #expect(e.allSatisfy { $0 >= 200_000_000 })
     }
 
+    @Test func aGoroutineInABlockingCallWhenTheRunEndsIsAbandoned() throws {
+        // 0: the sleeper entered its call; 1: it ran again after the call.
+        let c = Counters(2)
+        let after = Box(-1)
+        try runSerially(maxProcs: 1, {
+            go {
+                c.add(0)
+                Runtime.blockingSleep(for: .milliseconds(300))
+                c.add(1)
+            }
+            while c[0] == 0 { Runtime.sleep(for: .milliseconds(1)) }
+        }, after: {
+            // The run has returned; the call ends about 300 ms after it began.
+            spool_usleep_ns(500_000_000)
+            after.value = c[1]
+        })
+        #expect(c[0] == 1)
+        #expect(after.value == 0)
+    }
+
     @Test func blockingOutsideAGoroutineIsAPlainCall() throws {
         #expect(Runtime.blocking { 41 + 1 } == 42)
         struct E: Error {}
