@@ -238,6 +238,9 @@ final class TraceSession {
     private static let idgen = Atomic<UInt64>(0)
     /// Test hook: caps the buffer pool so the lost-event path is exercised.
     nonisolated(unsafe) static var testMaxBuffers: Int? = nil
+    /// Test hook: the flusher waits this long before writing each batch, so that a writer with
+    /// a capped pool surely outruns it (however the OS schedules the two threads).
+    nonisolated(unsafe) static var testFlushDelayNs: Int64? = nil
     let id = TraceSession.idgen.wrappingAdd(1, ordering: .relaxed).newValue
     let path: String
     let fd: Int32
@@ -385,6 +388,7 @@ final class TraceSession {
             queue.removeAll(keepingCapacity: true)
             lock.unlock()
             for (b, n) in batch {
+                if let d = TraceSession.testFlushDelayNs { spool_usleep_ns(d) }
                 writeAll(UnsafeBufferPointer(start: b, count: n))
                 batchesWritten += 1
                 putBuffer(b)

@@ -8,15 +8,19 @@ import Glibc
 #endif
 
 /// Runs `body` traced into a fresh temporary file and returns the path.
-/// `maxBuffers` caps the trace buffer pool (test hook), set only while holding the test lock.
-func runTraced(maxProcs: Int, maxBuffers: Int? = nil, _ body: @escaping () throws -> Void) throws -> String {
+/// `maxBuffers` caps the trace buffer pool and `flushDelayNs` slows the flusher (test hooks),
+/// set only while holding the test lock.
+func runTraced(maxProcs: Int, maxBuffers: Int? = nil, flushDelayNs: Int64? = nil,
+               _ body: @escaping () throws -> Void) throws -> String {
     let path = "/tmp/spool-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).trace"
     try runtimeTestLock.withLock { _ in
         TraceSession.testMaxBuffers = maxBuffers
+        TraceSession.testFlushDelayNs = flushDelayNs
         try Runtime.startTrace(path: path)
         defer {
             Runtime.stopTrace()
             TraceSession.testMaxBuffers = nil
+            TraceSession.testFlushDelayNs = nil
         }
         try Runtime.run(maxProcs: maxProcs, runqCapacity: nil, body)
     }
@@ -218,7 +222,9 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
                     wg.add(1)
                     go { _ = ch.receive(); wg.done() }
                 }
-                for _ in 0..<4 { Runtime.yield() }   // let them block before tracing starts
+                // Let them block before tracing starts (a few yields were not always enough on
+                // a loaded machine: a receiver could still be running on the other P).
+                Runtime.sleep(for: .milliseconds(20))
                 do { try Runtime.startTrace(path: path) } catch { statusErrors.value.append("\(error)") }
                 do {
                     try Runtime.startTrace(path: path + ".second")
@@ -270,7 +276,8 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
 
 @Suite struct TraceLostTests {
     /// A deterministic program (one P) traced twice: with plenty of buffers, and with a pool of
-    /// one buffer so the writer outruns the flusher. Every event is either in the second file
+    /// one buffer and a flusher slowed by 20 ms a batch so the writer surely outruns it (without
+    /// the delay, a loaded machine sometimes let the flusher keep up). Every event is either in the second file
     /// or counted in a TraceLost event: the totals agree exactly.
     @Test func lostEventsAreCountedExactly() throws {
         func program() {
@@ -282,7 +289,7 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
         }
         let full = try runTraced(maxProcs: 1, program)
         defer { unlink(full) }
-        let starved = try runTraced(maxProcs: 1, maxBuffers: 1, program)
+        let starved = try runTraced(maxProcs: 1, maxBuffers: 1, flushDelayNs: 20_000_000, program)
         defer { unlink(starved) }
 
         let a = try readTrace(full)
