@@ -59,6 +59,8 @@ let package = Package(
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "WorkerPool", dependencies: ["Spool"], path: "examples/WorkerPool",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "EchoServer", dependencies: ["Spool"], path: "examples/EchoServer",
+                          swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "BlockingStorm", dependencies: ["Spool"], path: "examples/BlockingStorm",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runtime benchmarks, run beside Go's versions by tools/bench-runtime.sh (not a test).

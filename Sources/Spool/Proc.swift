@@ -197,6 +197,7 @@ func mainDone(_ s: SchedPtr) {
     }
     s.pointee.timerWaiter = nil
     s.pointee.lock.unlock()
+    netpollExitBreak() // an M blocked in netpoll must come back to leave
     s.pointee.done.wakeup()
 }
 
@@ -393,6 +394,9 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
             if let gp { return (gp, false) }
         }
 
+        // Poll the network, non-blocking (Netpoll.swift), before stealing.
+        if let gp = netpollFindRunnable(mp, pp) { return (gp, false) }
+
         // Steal, if spinning is allowed: at most half the busy Ps have a spinning M.
         let busy = s.pointee.procs - s.pointee.npidle.load(ordering: .relaxed)
         if mp.pointee.spinning || 2 * s.pointee.nmspinning.load(ordering: .relaxed) < busy {
@@ -441,6 +445,9 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
             }
             if reacquired { continue }
         }
+        // Nothing anywhere: block in netpoll if goroutines wait on the network and no other M
+        // does ("One poller", Netpoll.swift); true means it got a P back and must look again.
+        if netpollBlockIdle(mp) { continue }
         if !stopm(mp) { return nil }
     }
 }

@@ -60,6 +60,7 @@ func wakeTimerWaiter(_ s: SchedPtr) {
         return
     }
     s.pointee.lock.unlock()
+    netpollTimerChanged(s) // an M blocked in netpoll past the new timer recomputes its sleep
     wakep(s)
 }
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <time.h>
+#include "CSpoolNet.h"
 #include "CSpoolClock.h"
 #include "CSpoolBlocking.h"
 

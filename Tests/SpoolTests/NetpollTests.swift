@@ -1,0 +1,201 @@
+// The netpoller itself: stale registrations are dropped, the break wakes a blocked poll,
+// readiness reaches parked goroutines on any P (NetpollReady in the trace), and a blocked
+// poller leaves when the run ends.
+
+@testable import Spool
+import SpoolTraceFormat
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct NetpollTests {
+    /// "Stale events dropped": an event fetched for a registration that was closed, with its fd
+    /// number and its pollDesc both reused by a new registration, must not mark the new one
+    /// ready; an event of the new registration must.
+    @Test func staleRegistrationEventsAreDropped() throws {
+        try runtimeTestLock.withLock { _ in
+            netpollGenericInit()
+            let fdA = sysEventfd()
+            #expect(fdA >= 0)
+            guard case .success(let pdA) = pollOpen(fdA) else { Issue.record("pollOpen"); return }
+            let staleData = netpollPackData(pdA, pdA.pointee.fdseq.load(ordering: .relaxed))
+            pollUnblock(pdA) // no waiters: legal off a goroutine
+            pollClose(pdA)
+            sysClose(fdA)
+
+            // A new descriptor at the same number (dup2 makes the reuse certain).
+            let tmp = sysEventfd()
+            if tmp != fdA {
+                #expect(dup2(tmp, fdA) == fdA)
+                sysClose(tmp)
+            }
+            guard case .success(let pdB) = pollOpen(fdA) else { Issue.record("pollOpen"); return }
+            #expect(pdB == pdA) // the pollDesc was recycled too (LIFO cache, test lock held)
+            let freshData = netpollPackData(pdB, pdB.pointee.fdseq.load(ordering: .relaxed))
+            #expect(freshData != staleData)
+
+            var list = NetpollList()
+            let readable: UInt32 = 0x001 | 0x004 // EPOLLIN | EPOLLOUT
+            _ = netpollHandleEvent(readable, staleData, blocking: false, &list)
+            #expect(pdB.pointee.rg.pointee.state.load(ordering: .relaxed) == pdNil)
+            #expect(pdB.pointee.wg.pointee.state.load(ordering: .relaxed) == pdNil)
+            // Positive control: the current registration's event is recorded.
+            _ = netpollHandleEvent(readable, freshData, blocking: false, &list)
+            #expect(pdB.pointee.rg.pointee.state.load(ordering: .relaxed) == pdReady)
+            #expect(pdB.pointee.wg.pointee.state.load(ordering: .relaxed) == pdReady)
+            #expect(list.isEmpty) // nobody was parked
+
+            pollUnblock(pdB)
+            pollClose(pdB)
+            sysClose(fdA)
+        }
+    }
+
+    /// netpollBreak makes a blocking netpoll return, once; the break is then re-armed.
+    @Test func breakWakesABlockingPoll() throws {
+        try runtimeTestLock.withLock { _ in
+            netpollGenericInit()
+            netpollBreak()
+            netpollBreak() // de-duplicated: one eventfd write in flight
+            #expect(netpollWakeSig.load(ordering: .relaxed) == 1)
+            let list = netpoll(-1) // returns because of the pending break
+            #expect(list.isEmpty)
+            #expect(netpollWakeSig.load(ordering: .relaxed) == 0)
+            // Nothing pending now: a short timed poll times out.
+            #expect(netpoll(1_000_000).isEmpty)
+        }
+    }
+
+    /// A readiness that arrives while the reader is between EAGAIN and parked is not lost
+    /// ("No lost wakeups"): thousands of 1-byte ping-pongs between two goroutines, with a read
+    /// deadline as a watchdog so a lost wakeup fails the test instead of hanging it.
+    @Test(arguments: [1, 2])
+    func pingPongLosesNoWakeups(procs: Int) throws {
+        let rounds = stress ? 200_000 : 5_000
+        let done = Box<Int>(0)
+        let failure = Box<String?>(nil)
+        try runSerially(maxProcs: procs) {
+            let ln = try TCPListener(port: 0)
+            let accepted = Channel<TCPConnection>(capacity: 1)
+            go { accepted.send(try! ln.accept()) }
+            let a = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            let b = accepted.receive()!
+            a.setReadDeadline(.seconds(30))
+            b.setReadDeadline(.seconds(30))
+            let finished = Channel<Int>(capacity: 1)
+            go {
+                var one = [UInt8](repeating: 0, count: 1)
+                do {
+                    for _ in 0..<rounds {
+                        guard try b.read(into: &one) == 1 else { break }
+                        try b.write(one)
+                    }
+                } catch {}
+                finished.send(0)
+            }
+            var one: [UInt8] = [0]
+            do {
+                for i in 0..<rounds {
+                    try a.write([UInt8(truncatingIfNeeded: i)])
+                    guard try a.read(into: &one) == 1, one[0] == UInt8(truncatingIfNeeded: i) else {
+                        failure.value = "round \(i): wrong byte"
+                        break
+                    }
+                    done.value += 1
+                }
+            } catch {
+                failure.value = "round \(done.value): \(error)"
+            }
+            _ = finished.receive()
+            a.close()
+            b.close()
+            ln.close()
+        }
+        #expect(failure.value == nil)
+        #expect(done.value == rounds)
+    }
+
+    /// The trace of an echo exchange shows goroutines blocking on the network (GoBlock
+    /// net_read) and the poller making them runnable (NetpollReady), in a consistent order.
+    @Test(arguments: [1, 2])
+    func tracedEchoShowsNetpollEvents(procs: Int) throws {
+        let path = try runTraced(maxProcs: procs) {
+            let ln = try TCPListener(port: 0)
+            serveEcho(ln)
+            let wg = WaitGroup()
+            wg.add(4)
+            for c in 0..<4 {
+                go {
+                    defer { wg.done() }
+                    let conn = try! TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+                    for i in 0..<20 {
+                        try! conn.write([UInt8(c), UInt8(i)])
+                        precondition(try! readFull(conn, 2) == [UInt8(c), UInt8(i)])
+                    }
+                    conn.close()
+                }
+            }
+            wg.wait()
+            ln.close()
+            // Let every goroutine finish, so none is abandoned between two events. (A sleep,
+            // not a yield loop: a yielding goroutine is always runnable, and findRunnable polls
+            // the network only when the queues are empty.)
+            while Runtime.goroutineCount > 1 { Runtime.sleep(for: .milliseconds(1)) }
+        }
+        defer { unlink(path) }
+        let t = try readTrace(path)
+        #expect(t.scan.problem == nil)
+        #expect(t.seqMismatches == 0)
+        #expect(t.count(.netpollReady) > 0)
+        let netReads = t.events.filter { $0.kind == .goBlock && $0.a0 == UInt64(BlockReason.netRead.rawValue) }
+        #expect(netReads.count > 0)
+        // Every runnable interval starts with exactly one event and ends in one GoStart.
+        let intervals = t.count(.goCreate) + t.count(.goUnblock) + t.count(.goWake)
+            + t.count(.goStop) + t.count(.netpollReady)
+        #expect(t.count(.goStart) == intervals)
+        // Each NetpollReady is followed by a GoStart of the same G.
+        var pending = Set<UInt64>()
+        for e in t.events {
+            if e.kind == .netpollReady { pending.insert(e.a0) }
+            if e.kind == .goStart { pending.remove(e.a0) }
+        }
+        #expect(pending.isEmpty)
+    }
+
+    /// When main returns while a goroutine waits in accept (so an M blocks in epoll_wait with no
+    /// timeout), that M is woken and exits: every ThreadCreate has its ThreadExit.
+    @Test func blockedPollerLeavesWhenTheRunEnds() throws {
+        let path = try runTraced(maxProcs: 2) {
+            let ln = try TCPListener(port: 0)
+            go { _ = try? ln.accept() }
+            Runtime.sleep(for: .milliseconds(20)) // the accepter parks, its M blocks in netpoll
+        }
+        defer { unlink(path) }
+        let t = try readTrace(path)
+        #expect(t.scan.problem == nil)
+        #expect(t.count(.threadCreate) >= 1)
+        #expect(t.count(.threadCreate) == t.count(.threadExit))
+    }
+
+    /// An M blocked in netpoll with no timeout wakes for a timer that another goroutine sets.
+    @Test func sleeperWakesWhileAnotherWaitsOnTheNetwork() throws {
+        let order = Box<[String]>([])
+        try runSerially(maxProcs: 2) {
+            let ln = try TCPListener(port: 0)
+            let got = Channel<String>(capacity: 2)
+            go {
+                if let c = try? ln.accept() { c.close(); got.send("accepted") }
+            }
+            go {
+                Runtime.sleep(for: .milliseconds(10))
+                got.send("slept")
+                if let c = try? TCPConnection.connect(host: "127.0.0.1", port: ln.port) { c.close() }
+            }
+            order.value.append(got.receive()!)
+            order.value.append(got.receive()!)
+            ln.close()
+        }
+        #expect(order.value == ["slept", "accepted"])
+    }
+}

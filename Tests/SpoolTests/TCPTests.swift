@@ -1,0 +1,282 @@
+// TCP through the netpoller: many concurrent echo connections with every byte checked, and
+// the semantics of accept, connect, EOF, close, deadlines, refusal and reset.
+
+@testable import Spool
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Echoes every byte of `conn` back until EOF (or an error), then closes it.
+func echo(_ conn: TCPConnection) {
+    var buf = [UInt8](repeating: 0, count: 4096)
+    defer { conn.close() }
+    while true {
+        guard let n = try? conn.read(into: &buf), n > 0 else { return }
+        guard (try? conn.write(Array(buf[0..<n]))) != nil else { return }
+    }
+}
+
+/// Starts a goroutine accepting on `ln` and echoing each connection in its own goroutine,
+/// until the listener is closed.
+func serveEcho(_ ln: TCPListener) {
+    go {
+        while let conn = try? ln.accept() {
+            go { echo(conn) }
+        }
+    }
+}
+
+/// Reads exactly `n` bytes (fewer only at EOF).
+func readFull(_ conn: TCPConnection, _ n: Int) throws -> [UInt8] {
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: min(n, 16 << 10))
+    while out.count < n {
+        if buf.count > n - out.count { buf = [UInt8](repeating: 0, count: n - out.count) }
+        let k = try conn.read(into: &buf)
+        if k == 0 { break }
+        out.append(contentsOf: buf[0..<k])
+    }
+    return out
+}
+
+@Suite struct TCPTests {
+    /// `clients` connections, each sending `bytes` in `chunk`-sized round trips through the
+    /// echo server; every byte must come back in order.
+    func echoLoad(procs: Int, clients: Int, bytes: Int, chunk: Int) throws {
+        let okClients = Counters(2)
+        let failures = Box<[String]>([])
+        try runSerially(maxProcs: procs) {
+            let ln = try TCPListener(port: 0)
+            serveEcho(ln)
+            let wg = WaitGroup()
+            let errs = GoMutex()
+            wg.add(clients)
+            for c in 0..<clients {
+                go {
+                    defer { wg.done() }
+                    do {
+                        let conn = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+                        defer { conn.close() }
+                        var sent = 0
+                        while sent < bytes {
+                            let n = min(chunk, bytes - sent)
+                            let out = (0..<n).map { UInt8(truncatingIfNeeded: (sent + $0) &* 31 &+ c) }
+                            try conn.write(out)
+                            let back = try readFull(conn, n)
+                            if back != out {
+                                errs.withLock { failures.value.append("client \(c): bytes \(sent)..<\(sent + n) differ") }
+                                return
+                            }
+                            sent += n
+                        }
+                        okClients.add(0)
+                        okClients.add(1, sent)
+                    } catch {
+                        errs.withLock { failures.value.append("client \(c): \(error)") }
+                    }
+                }
+            }
+            wg.wait()
+            ln.close()
+        }
+        #expect(failures.value.isEmpty, "\(failures.value.prefix(5))")
+        #expect(okClients[0] == clients)
+        #expect(okClients[1] == clients * bytes)
+    }
+
+    @Test(arguments: [1, 2])
+    func manyConcurrentEchoConnections(procs: Int) throws {
+        if stress {
+            try echoLoad(procs: procs, clients: 256, bytes: 256 << 10, chunk: 8 << 10)
+        } else {
+            try echoLoad(procs: procs, clients: 64, bytes: 8 << 10, chunk: 1 << 10)
+        }
+    }
+
+    @Test(arguments: [1, 2])
+    func largeWritesParkTheWriter(procs: Int) throws {
+        // 4 MiB written in one call before reading anything back: far more than the socket
+        // buffers hold, so the writer parks (net_write) while the echo server catches up.
+        let size = stress ? 64 << 20 : 4 << 20
+        let got = Box<[UInt8]>([])
+        try runSerially(maxProcs: procs) {
+            let ln = try TCPListener(port: 0)
+            serveEcho(ln)
+            let conn = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+            let done = Channel<Int>(capacity: 1)
+            go {
+                try? conn.write(payload)
+                done.send(0)
+            }
+            got.value = (try? readFull(conn, size)) ?? []
+            _ = done.receive()
+            conn.close()
+            ln.close()
+        }
+        #expect(got.value.count == size)
+        #expect(got.value == (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) })
+    }
+
+    @Test func acceptConnectAndEndOfStream() throws {
+        let log = Box<[String]>([])
+        try runSerially(maxProcs: 2) {
+            let ln = try TCPListener(host: "127.0.0.1", port: 0)
+            #expect(ln.port > 0 && ln.port < 65536)
+            let accepted = Channel<TCPConnection>(capacity: 1)
+            go { accepted.send(try! ln.accept()) }
+            let client = try TCPConnection.connect(host: "localhost", port: ln.port)
+            let server = accepted.receive()!
+            try client.write(Array("hello".utf8))
+            client.close()
+            var buf = [UInt8](repeating: 0, count: 64)
+            let n = try server.read(into: &buf)
+            log.value.append(String(decoding: buf[0..<n], as: UTF8.self))
+            // End of stream, and it stays there.
+            log.value.append("\(try server.read(into: &buf))")
+            log.value.append("\(try server.read(into: &buf))")
+            // Operations on a closed connection fail with .closed; closing twice is harmless.
+            client.close()
+            do { try client.write([1]) } catch let e as NetError { log.value.append("\(e == .closed)") }
+            do { _ = try client.read(into: &buf) } catch let e as NetError { log.value.append("\(e == .closed)") }
+            server.close()
+            ln.close()
+            do { _ = try ln.accept() } catch let e as NetError { log.value.append("\(e == .closed)") }
+        }
+        #expect(log.value == ["hello", "0", "0", "true", "true", "true"])
+    }
+
+    @Test func connectToAClosedPortIsRefused() throws {
+        let result = Box<NetError?>(nil)
+        try runSerially(maxProcs: 1) {
+            let ln = try TCPListener(port: 0)
+            let port = ln.port
+            ln.close()
+            do {
+                let c = try TCPConnection.connect(host: "127.0.0.1", port: port)
+                c.close()
+            } catch let e as NetError {
+                result.value = e
+            }
+        }
+        #expect(result.value == .connectionRefused)
+        #expect(result.value?.description == "connection refused")
+    }
+
+    @Test func readDeadlineTimesOutThenClears() throws {
+        let log = Box<[String]>([])
+        try runSerially(maxProcs: 2) {
+            let ln = try TCPListener(port: 0)
+            let accepted = Channel<TCPConnection>(capacity: 1)
+            go { accepted.send(try! ln.accept()) }
+            let client = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            let server = accepted.receive()!
+            var buf = [UInt8](repeating: 0, count: 16)
+            client.setReadDeadline(.milliseconds(20))
+            do { _ = try client.read(into: &buf) } catch let e as NetError { log.value.append("\(e)") }
+            // Still expired: the next read fails at once, even with data available.
+            try server.write([42])
+            do { _ = try client.read(into: &buf) } catch let e as NetError { log.value.append("\(e == .timedOut)") }
+            // Cleared: the byte is read.
+            client.setReadDeadline(nil)
+            let n = try client.read(into: &buf)
+            log.value.append("\(n):\(buf[0])")
+            // A deadline moved into the past wakes a reader already parked.
+            let woke = Channel<String>(capacity: 1)
+            go {
+                do { _ = try client.read(into: &buf); woke.send("read") } catch { woke.send("\(error)") }
+            }
+            Runtime.sleep(for: .milliseconds(5))
+            client.setReadDeadline(.zero)
+            log.value.append(woke.receive()!)
+            client.close()
+            server.close()
+            ln.close()
+        }
+        #expect(log.value == ["i/o timeout (deadline exceeded)", "true", "1:42", "i/o timeout (deadline exceeded)"])
+    }
+
+    @Test func writeDeadlineTimesOut() throws {
+        let result = Box<NetError?>(nil)
+        try runSerially(maxProcs: 2) {
+            let ln = try TCPListener(port: 0)
+            let accepted = Channel<TCPConnection>(capacity: 1)
+            go { accepted.send(try! ln.accept()) }
+            let client = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            let server = accepted.receive()! // never reads: the client's writes fill the buffers
+            client.setWriteDeadline(.milliseconds(30))
+            do { try client.write([UInt8](repeating: 7, count: 64 << 20)) } catch let e as NetError {
+                result.value = e
+            }
+            client.close()
+            server.close()
+            ln.close()
+        }
+        #expect(result.value == .timedOut)
+    }
+
+    @Test func peerResetIsReported() throws {
+        let result = Box<NetError?>(nil)
+        try runSerially(maxProcs: 2) {
+            let ln = try TCPListener(port: 0)
+            go {
+                let conn = try! ln.accept()
+                var one = [UInt8](repeating: 0, count: 1)
+                _ = try? conn.read(into: &one) // wait for the client's byte, then reset
+                conn.reset()
+            }
+            let client = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            try client.write([1])
+            var buf = [UInt8](repeating: 0, count: 16)
+            do {
+                let n = try client.read(into: &buf)
+                result.value = .system(op: "read returned \(n)", errno: 0)
+            } catch let e as NetError {
+                result.value = e
+            }
+            client.close()
+            ln.close()
+        }
+        #expect(result.value == .connectionReset)
+    }
+
+    @Test func closeWakesABlockedReaderAndAccepter() throws {
+        let log = Box<[String]>([])
+        try runSerially(maxProcs: 1) {
+            let ln = try TCPListener(port: 0)
+            let results = Channel<String>(capacity: 2)
+            let accepted = Channel<TCPConnection>(capacity: 1)
+            go { accepted.send(try! ln.accept()) }
+            let client = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            let server = accepted.receive()!
+            go {
+                var buf = [UInt8](repeating: 0, count: 8)
+                do { _ = try client.read(into: &buf); results.send("read") } catch { results.send("read: \(error)") }
+            }
+            go {
+                do { _ = try ln.accept(); results.send("accept") } catch { results.send("accept: \(error)") }
+            }
+            Runtime.sleep(for: .milliseconds(5)) // both park
+            client.close()
+            ln.close()
+            log.value = [results.receive()!, results.receive()!].sorted()
+            server.close()
+        }
+        #expect(log.value == ["accept: use of closed network connection", "read: use of closed network connection"])
+    }
+
+    @Test func addressInUseAndInvalidAddresses() throws {
+        let log = Box<[NetError]>([])
+        try runSerially(maxProcs: 1) {
+            let ln = try TCPListener(port: 0)
+            do { _ = try TCPListener(port: ln.port) } catch let e as NetError { log.value.append(e) }
+            do { _ = try TCPListener(host: "example.com", port: 0) } catch let e as NetError { log.value.append(e) }
+            do { _ = try TCPConnection.connect(host: "127.0.0.1", port: 70000) } catch let e as NetError { log.value.append(e) }
+            ln.close()
+        }
+        #expect(log.value == [.addressInUse, .invalidAddress("example.com:0"), .invalidAddress("127.0.0.1:70000")])
+        #expect(NetError.addressInUse.description == "address already in use")
+        #expect(NetError.system(op: "read", errno: EIO).description.hasPrefix("read: "))
+    }
+}
