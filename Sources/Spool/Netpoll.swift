@@ -288,6 +288,7 @@ func netpollblock(_ pd: PollDescPtr, _ mode: PollMode) -> Bool {
     // Re-check after publishing pdWait: pairs with close/deadline storing info, then loading
     // the slot.
     if netpollcheckerr(pd, mode) == nil {
+        netpollTestHookBeforePark?(pd, mode)
         let (_, gp) = currentG("netpoll")
         slot.pointee.parking = gp
         gopark(mode == .read ? .netRead : .netWrite, netpollblockcommit, UnsafeMutableRawPointer(slot))
@@ -296,6 +297,11 @@ func netpollblock(_ pd: PollDescPtr, _ mode: PollMode) -> Bool {
     if old > pdWait { fatal("netpoll: corrupted pollDesc slot for fd \(pd.pointee.fd)") }
     return old == pdReady
 }
+
+/// Test hook (Go's export_test.go style): runs in `netpollblock` after the slot holds pdWait and
+/// before the G parks, so tests can deliver readiness or a close inside the "No lost wakeups"
+/// window deterministically. nil outside tests; set only while no runtime runs.
+nonisolated(unsafe) var netpollTestHookBeforePark: ((PollDescPtr, PollMode) -> Void)? = nil
 
 /// gopark's unlock function for netpollblock: commits the park (pdWait → G). If the slot moved
 /// on meanwhile (readiness, close or a deadline), the G is made runnable again at once, so the

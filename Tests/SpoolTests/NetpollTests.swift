@@ -52,6 +52,50 @@ import Glibc
         }
     }
 
+    /// "No lost wakeups", deterministically: readiness (or a close) delivered while the slot
+    /// holds pdWait, before the G is parked, makes the commit fail and the G run again at once:
+    /// readiness returns true, a close returns false. A lost wakeup would leave the G parked
+    /// for good; the main goroutine then gives up after a generous wait and the test fails.
+    @Test(arguments: [false, true])
+    func readinessOrCloseInsideTheParkWindowIsNotLost(close: Bool) throws {
+        let outcome = Box<String>("lost")
+        try runtimeTestLock.withLock { _ in
+            let fd = sysEventfd()
+            guard case .success(let pd) = pollOpen(fd) else { Issue.record("pollOpen"); return }
+            netpollTestHookBeforePark = { pd, mode in
+                if close {
+                    pollUnblock(pd) // no G parked yet: nobody to ready
+                } else {
+                    var list = NetpollList()
+                    _ = netpollready(&list, pd, read: mode == .read, write: mode == .write)
+                    precondition(list.isEmpty, "the G is not parked yet")
+                }
+            }
+            defer { netpollTestHookBeforePark = nil }
+            try Runtime.run(maxProcs: 1, runqCapacity: nil) {
+                let done = Channel<String>(capacity: 1)
+                go {
+                    let ready = netpollblock(pd, .read)
+                    done.send("\(ready) \(netpollcheckerr(pd, .read).map { "\($0)" } ?? "ok")")
+                }
+                // A watchdog for a lost wakeup (the G would never send).
+                for _ in 0..<2000 {
+                    select {
+                        $0.receive(done) { outcome.value = $0! }
+                        $0.default {}
+                    }
+                    if outcome.value != "lost" { break }
+                    Runtime.sleep(for: .milliseconds(1))
+                }
+            }
+            netpollTestHookBeforePark = nil
+            if !close { pollUnblock(pd) }
+            pollClose(pd)
+            sysClose(fd)
+        }
+        #expect(outcome.value == (close ? "false closing" : "true ok"))
+    }
+
     /// netpollBreak makes a blocking netpoll return, once; the break is then re-armed.
     @Test func breakWakesABlockingPoll() throws {
         try runtimeTestLock.withLock { _ in
