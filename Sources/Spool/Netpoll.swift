@@ -66,9 +66,9 @@
 // a sleeping G and cannot run a callback, and the poller must look at deadlines anyway to
 // bound its sleep.
 //
-// Not yet (issue 4 items 3-5): sysmon polling when nobody polled for 10 ms. Until then, while
-// every P runs a goroutine that never blocks, readiness and deadlines are noticed at the next
-// pass of any M through the scheduler.
+// sysmon (Sysmon.swift) also polls, non-blocking, when no M is blocked in netpoll and the last
+// blocking poll ended over 10 ms ago (`netpollSysmon`), so readiness and deadlines are noticed
+// even while every P runs goroutines that never reach findRunnable's own poll.
 //
 // Execution context is stated on each function: "on a G", "g0", "no P", "pd.lock held".
 
@@ -643,6 +643,27 @@ func netpollBlockIdle(_ mp: MPtr) -> Bool {
         wakep(s)
     }
     return true
+}
+
+/// sysmon's network poll: if goroutines wait on the network, no M is blocked in netpoll and the
+/// last blocking poll ended more than 10 ms ago, poll without blocking and put what is ready on
+/// the global queue (starting Ms for idle Ps). This is what keeps sockets served while every P
+/// runs goroutines that never let findRunnable reach its own poll (a yield loop, a CPU-bound
+/// goroutine). Mirrors the netpoll step of Go's sysmon. Context: sysmon (an M without a P).
+func netpollSysmon(_ s: SchedPtr, _ now: Int64) {
+    if !netpollInited.load(ordering: .acquiring) { return }
+    if netpollWaiters.load(ordering: .relaxed) <= 0 { return }
+    // sequentiallyConsistent: as netpollBlockIdle's exchange ("One poller"); 0 means an M is
+    // blocked in epoll_wait and will see the events itself.
+    let last = netpollLastPoll.load(ordering: .sequentiallyConsistent)
+    if last == 0 || now - last < 10_000_000 { return }
+    if !netpollLastPoll.compareExchange(expected: last, desired: now | 1, ordering: .sequentiallyConsistent).exchanged {
+        return
+    }
+    var list = netpoll(0)
+    if list.isEmpty { return }
+    guard let mp = getm() else { fatal("netpollSysmon: not on an M") }
+    netpollInjectNoP(s, mp, &list)
 }
 
 /// An earlier timer or deadline `when` appeared: wake the blocked poller if it would sleep past

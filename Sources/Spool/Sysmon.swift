@@ -238,8 +238,7 @@ func reclaimIdleMs(_ s: SchedPtr, _ now: Int64) {
 }
 
 /// Go's sysmon polls the network when nobody has for 10 ms, so that goroutines waiting on
-/// sockets are not starved while every M is busy. Spool's netpoller is being built alongside
-/// (issue 4 item 1: Netpoll.swift); until it is in the tree this hook does nothing, and
-/// the netpoller's own blocking poll by idle Ms is the only one. Context: sysmon.
+/// sockets are not starved while every M is busy (`netpollSysmon`, Netpoll.swift).
+/// Context: sysmon.
 @inline(__always)
-func sysmonPollNetwork(_ s: SchedPtr, _ now: Int64) {}
+func sysmonPollNetwork(_ s: SchedPtr, _ now: Int64) { netpollSysmon(s, now) }

@@ -96,6 +96,32 @@ import Glibc
         #expect(outcome.value == (close ? "false closing" : "true ok"))
     }
 
+    /// With one P and the main goroutine yielding in a loop, findRunnable always finds it
+    /// runnable and never reaches its own netpoll; sysmon's poll must still bring the network
+    /// goroutines back, or main would spin forever (a 10 s watchdog turns that into a failure).
+    @Test func sysmonPollsWhileEveryPIsBusy() throws {
+        let rounds = Box<Int>(0)
+        try runSerially(maxProcs: 1) {
+            let ln = try TCPListener(port: 0)
+            serveEcho(ln)
+            let finished = Counters(1)
+            go {
+                if let c = try? TCPConnection.connect(host: "127.0.0.1", port: ln.port) {
+                    for i in 0..<10 {
+                        guard (try? c.write([UInt8(i)])) != nil, (try? readFull(c, 1)) == [UInt8(i)] else { break }
+                        rounds.value += 1
+                    }
+                    c.close()
+                }
+                finished.add(0)
+            }
+            let giveUp = monotonicNs() + 10_000_000_000
+            while finished[0] == 0 && monotonicNs() < giveUp { Runtime.yield() }
+            ln.close()
+        }
+        #expect(rounds.value == 10)
+    }
+
     /// netpollBreak makes a blocking netpoll return, once; the break is then re-armed.
     @Test func breakWakesABlockingPoll() throws {
         try runtimeTestLock.withLock { _ in
