@@ -176,8 +176,10 @@ func readTrace(_ path: String) throws -> TraceSummary {
 let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
 
 @Suite struct TraceKillTests {
-    /// A process killed with SIGKILL mid-run leaves a trace whose flushed batches import: the
-    /// flusher writes every batch within about 100 ms of its first event.
+    /// A process killed with SIGKILL mid-run leaves a trace whose flushed batches import. The
+    /// child kills itself once the flusher has written at least 150 KB (two or more full
+    /// batches) rather than after a fixed time, so a loaded machine cannot make the test
+    /// flaky; after 30 s it kills itself anyway and the expectations below fail.
     @Test func sigkillLeavesImportableBatches() async throws {
         unlink(sigkillTracePath)
         await #expect(processExitsWith: .signal(SIGKILL)) {
@@ -186,7 +188,11 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
                 let ping = Channel<Int>(), pong = Channel<Int>()
                 go { while let v = ping.receive() { pong.send(v) } }
                 go {
-                    Runtime.sleep(for: .milliseconds(400))
+                    var st = stat()
+                    for _ in 0..<3000 {
+                        Runtime.sleep(for: .milliseconds(10))
+                        if stat(sigkillTracePath, &st) == 0 && st.st_size > 150_000 { break }
+                    }
                     kill(getpid(), SIGKILL)
                 }
                 var i = 0
