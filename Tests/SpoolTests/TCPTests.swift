@@ -147,6 +147,35 @@ func readFull(_ conn: TCPConnection, _ n: Int) throws -> [UInt8] {
         #expect(log.value == ["hello", "0", "0", "true", "true", "true"])
     }
 
+    /// Many connects, 8 goroutines at a time, all complete. A connect whose completion is lost
+    /// leaves its goroutine parked for good; the main goroutine gives up after 20 s and fails.
+    /// (Clearing the write slot after the connect call once lost completions; the echo tests
+    /// caught it in full-suite runs, this test alone did not reproduce it.)
+    @Test(arguments: [1, 2])
+    func manyConcurrentConnects(procs: Int) throws {
+        let n = stress ? 8_000 : 800
+        let done = Box(0)
+        try runSerially(maxProcs: procs) {
+            let ln = try TCPListener(port: 0)
+            serveEcho(ln)
+            let count = Counters(1)
+            for _ in 0..<8 { // concurrent connectors keep a poller busy beside each connect
+                go {
+                    for _ in 0..<(n / 8) {
+                        guard let c = try? TCPConnection.connect(host: "127.0.0.1", port: ln.port) else { break }
+                        c.close()
+                        count.add(0)
+                    }
+                }
+            }
+            let giveUp = monotonicNs() + 20_000_000_000
+            while count[0] < n && monotonicNs() < giveUp { Runtime.sleep(for: .milliseconds(1)) }
+            done.value = count[0]
+            ln.close()
+        }
+        #expect(done.value == n)
+    }
+
     @Test func connectToAClosedPortIsRefused() throws {
         let result = Box<NetError?>(nil)
         try runSerially(maxProcs: 1) {
