@@ -516,8 +516,8 @@ func netpollInject(_ s: SchedPtr, _ pp: PPtr, _ list: inout NetpollList, takeFir
     let gen = s.pointee.gen
     var first: GPtr? = nil
     var queued = 0
-    for (why, isIO) in [(NetpollWake.io, true), (NetpollWake.deadline, false)] {
-        while let gp = isIO ? list.io.pop(gen: gen) : list.timedOut.pop(gen: gen) {
+    func drain(_ q: inout GQueue, _ why: NetpollWake) {
+        while let gp = q.pop(gen: gen) {
             netpollgoready(s, pp, gp, why)
             if takeFirst && first == nil {
                 first = gp
@@ -527,6 +527,8 @@ func netpollInject(_ s: SchedPtr, _ pp: PPtr, _ list: inout NetpollList, takeFir
             }
         }
     }
+    drain(&list.io, .io)
+    drain(&list.timedOut, .deadline)
     if queued > 0 { wakep(s) }
     return first
 }

@@ -129,11 +129,10 @@ import Glibc
             netpollBreak()
             netpollBreak() // de-duplicated: one eventfd write in flight
             #expect(netpollWakeSig.load(ordering: .relaxed) == 1)
-            let list = netpoll(-1) // returns because of the pending break
-            #expect(list.isEmpty)
-            #expect(netpollWakeSig.load(ordering: .relaxed) == 0)
-            // Nothing pending now: a short timed poll times out.
-            #expect(netpoll(1_000_000).isEmpty)
+            // Returns because of the pending break. (It may also return goroutines of earlier
+            // runs, abandoned on sockets that never closed: the poller is per process.)
+            _ = netpoll(-1)
+            #expect(netpollWakeSig.load(ordering: .relaxed) == 0) // drained: breaks re-armed
         }
     }
 
