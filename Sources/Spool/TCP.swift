@@ -184,8 +184,12 @@ final class NetFD: @unchecked Sendable {
         if let e = pollWait(pd, mode) { throw NetError(e) }
     }
 
-    /// Sets the deadline of `mode` to `timeout` from now (nil: none). Context: on a goroutine.
+    /// Sets the deadline of `mode` to `timeout` from now (nil: none); does nothing once closed
+    /// (the reference keeps the pollDesc from being freed and reused meanwhile).
+    /// Context: on a goroutine.
     func setDeadline(_ timeout: Duration?, _ mode: PollMode) {
+        guard (try? incref()) != nil else { return }
+        defer { decref() }
         var d: Int64 = 0
         if let timeout {
             let (secs, atto) = timeout.components
