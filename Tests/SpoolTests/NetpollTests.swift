@@ -4,10 +4,14 @@
 
 @testable import Spool
 import SpoolTraceFormat
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Signals counted by the EINTR test's handler.
+let netpollTestSignals = Atomic<Int>(0)
 
 @Suite struct NetpollTests {
     /// "Stale events dropped": an event fetched for a registration that was closed, with its fd
@@ -127,6 +131,44 @@ import Glibc
         #expect(t.scan.problem == nil)
         #expect(t.seqMismatches == 0)
         #expect(t.events.contains { $0.kind == .netpollReady && $0.owner.kind == .m })
+    }
+
+    /// EINTR policy: a signal (handler without SA_RESTART) that interrupts the poller's blocking
+    /// epoll_wait makes netpoll return to its caller, which recomputes its sleep (as Go); it is
+    /// never a failure. Checked on this thread: a helper thread signals it while it polls.
+    @Test func signalDuringABlockingPollIsNotAnError() throws {
+        try runtimeTestLock.withLock { _ in
+            netpollGenericInit()
+            var sa = sigaction()
+            sa.__sigaction_handler.sa_handler = { _ in
+                netpollTestSignals.wrappingAdd(1, ordering: .relaxed)
+            }
+            sa.sa_flags = 0 // no SA_RESTART: epoll_wait fails with EINTR
+            sigemptyset(&sa.sa_mask)
+            var old = sigaction()
+            sigaction(SIGUSR2, &sa, &old)
+            defer { sigaction(SIGUSR2, &old, nil) }
+            // Test-runner threads block most signals (libdispatch workers do): unblock ours here.
+            var set = sigset_t(), oldSet = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGUSR2)
+            pthread_sigmask(SIG_UNBLOCK, &set, &oldSet)
+            defer { pthread_sigmask(SIG_SETMASK, &oldSet, nil) }
+            let before = netpollTestSignals.load(ordering: .relaxed)
+            let target = Unmanaged.passRetained(Box(pthread_self())).toOpaque()
+            var helper = pthread_t()
+            #expect(pthread_create(&helper, nil, { arg in
+                let t = Unmanaged<Box<pthread_t>>.fromOpaque(arg!).takeRetainedValue()
+                usleep(20_000)
+                pthread_kill(t.value, SIGUSR2)
+                return nil
+            }, target) == 0)
+            // Poll until the signal has arrived (each netpoll returns after at most 50 ms, or
+            // at once when interrupted); a failure would have been fatal.
+            while netpollTestSignals.load(ordering: .relaxed) == before { _ = netpoll(50_000_000) }
+            pthread_join(helper, nil)
+            #expect(netpollTestSignals.load(ordering: .relaxed) == before + 1)
+        }
     }
 
     /// netpollBreak makes a blocking netpoll return, once; the break is then re-armed.
