@@ -128,6 +128,11 @@ func goldenSummary(_ name: String) throws {
         #expect(s.starvation.longestSlices.map(\.durationNs) == Array(e.longSlices.map(\.durationNs).sorted(by: >).prefix(10)))
     }
     #expect(s.threads.peak == e.peakThreads)
+    #expect(s.syscalls.count == e.counts.syscalls)
+    if e.rowsListed {
+        #expect(s.syscalls.handedOff == Int64(e.syscalls.filter { $0.handoff != 0 }.count))
+        #expect(s.syscalls.duration.totalNs == e.syscalls.reduce(0) { $0 + $1.endNs - $1.startNs })
+    }
     #expect(s.lostEvents == e.lostEvents)
     #expect(s.trace.events == e.eventCount)
     #expect(!s.renderText().isEmpty)

@@ -122,6 +122,15 @@ public struct Summary: Sendable, Codable {
         public var threads: [ThreadInfo]
     }
 
+    /// Blocking system calls (`syscalls` view; schema/analysis.md, "Syscalls").
+    public struct Syscalls: Sendable, Codable {
+        /// Calls seen (GoSyscallBegin), and how many had their P handed off (ProcHandoff).
+        public var count: Int64
+        public var handedOff: Int64
+        /// Call durations, end_ns - start_ns (nearest-rank percentiles), ns.
+        public var duration: DurationStats
+    }
+
     public struct NameCount: Sendable, Codable {
         public var name: String
         public var count: Int64
@@ -141,6 +150,7 @@ public struct Summary: Sendable, Codable {
     public var latency: Latency
     public var starvation: Starvation
     public var threads: ThreadGrowth
+    public var syscalls: Syscalls
     /// Goroutines that waited longest in total (runnable_ns), up to 10.
     public var topWaiting: [GoroutineTotals]
     /// Goroutines that ran longest in total (exec_ns), up to 10.
@@ -265,8 +275,18 @@ public struct Summary: Sendable, Codable {
                                     value: st.int64(2), description: st.text(3)))
         }
 
+        var syscallDurations: [Int64] = []
+        var handedOff: Int64 = 0
+        let sc = try db.prepare("SELECT end_ns - start_ns, handoff FROM syscalls")
+        while try sc.step() {
+            syscallDurations.append(sc.int64(0))
+            if sc.int64(1) != 0 { handedOff += 1 }
+        }
+        let syscalls = Syscalls(count: Int64(syscallDurations.count), handedOff: handedOff,
+                                duration: DurationStats(values: syscallDurations))
+
         return Summary(
-            trace: trace, latency: latency, starvation: starvation, threads: threads,
+            trace: trace, latency: latency, starvation: starvation, threads: threads, syscalls: syscalls,
             topWaiting: try totals(orderBy: "runnable_ns"), topRunning: try totals(orderBy: "exec_ns"),
             lostEvents: try db.scalarInt("SELECT coalesce(sum(count), 0) FROM lost_events") ?? 0,
             importStats: stats)

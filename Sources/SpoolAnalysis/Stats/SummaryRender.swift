@@ -58,6 +58,16 @@ extension Summary {
         }
         out += "\n"
 
+        let sc = syscalls
+        out += "\nBlocking syscalls\n"
+        out += "  \(sc.count) calls, \(sc.handedOff) with their P handed off to another thread"
+        if sc.count > 0 {
+            let d = sc.duration
+            out += "; duration p50 \(d.p50Ns.map(formatNs) ?? "-"), p99 \(d.p99Ns.map(formatNs) ?? "-"), "
+                + "max \(d.maxNs.map(formatNs) ?? "-"), \(formatNs(d.totalNs)) in total"
+        }
+        out += "\n"
+
         let th = threads
         out += "\nThreads\n"
         out += "  peak \(th.peak)" + (th.peakAtNs.map { " at \(formatNs($0))" } ?? "")
