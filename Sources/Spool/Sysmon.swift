@@ -12,7 +12,10 @@
 //     spinning or some P is idle (someone else will pick up new work), and the syscall is
 //     younger than 10 ms;
 //   * `reclaimIdleMs`: Ms parked idle longer than `sched.threadIdleNs` are told to exit (see
-//     "Idle threads exit"), at most every 10 ms.
+//     "Idle threads exit"), at most every 10 ms;
+//   * `sysmonPollNetwork`: when no M is blocked in epoll and the last blocking poll is over
+//     10 ms old, a non-blocking poll whose goroutines go on the global queue (`netpollSysmon`,
+//     Netpoll.swift; Go's sysmon does the same).
 //
 // Backoff (Go's): sleep 20 µs between ticks while there is work; after 50 consecutive idle
 // ticks (about 1 ms with nothing retaken), double the sleep each tick up to 10 ms. Go also
@@ -33,12 +36,11 @@
 // Invariant "Bounded threads": `newm` calls `checkmcount` before creating any M; at
 // `SPOOL_MAXTHREADS` live threads (default 10000) the process stops with a fatal error naming
 // the limit, instead of exhausting the machine's threads or memory (Go's equivalent is
-// `debug.SetMaxThreads`, also fatal). The check is racy by design (no lock): concurrent
-// creators can overshoot by the number of creators, at most maxProcs + 1.
+// `debug.SetMaxThreads`, also fatal). The check takes no lock: threads creating Ms at the
+// same moment can overshoot the limit by their number (a handful: sysmon, spinning wakeups).
 //
 // Not here (issue 4, other parts): preemption requests for a G that ran longer than the
-// quantum (sysmon's `retake` of running Ps) and async preemption. Network polling: when
-// nobody polled for 10 ms, Go's sysmon polls; `sysmonPollNetwork` is the place (see there).
+// quantum (sysmon's `retake` of running Ps) and async preemption.
 //
 // Rejected: parked Ms timing out on their own futex (every idle M would wake periodically, and
 // the floor needs a global count anyway); reclaiming from `stopm` at park time (a burst that
