@@ -1,6 +1,7 @@
 // A traced run of a known program reads back with exact counts and a consistent G lifecycle.
 
 @testable import Spool
+import SpoolAnalysis
 import SpoolTraceFormat
 import Testing
 #if canImport(Glibc)
@@ -124,6 +125,21 @@ func readTrace(_ path: String) throws -> TraceSummary {
         }
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         #expect(gs.values.allSatisfy { $0 == .dead })
+
+        // Imported: one latency row per runnable interval, every goroutine, no anomaly.
+        let db = path + ".db"
+        unlink(db)
+        defer { unlink(db) }
+        _ = try TraceImporter.importTrace(path: path, into: db)
+        let q = { (sql: String) throws -> String in
+            try QueryRunner.run(dbPath: db, sql: sql, format: .csv)
+                .split(whereSeparator: \.isNewline).dropFirst().joined(separator: ",")
+        }
+        #expect(try q("SELECT count(*) FROM sched_latency") == String(intervals))
+        #expect(try q("SELECT count(*) FROM goroutines") == String(n + 1))
+        #expect(try q("SELECT count(*) FROM goroutines WHERE ended_ns IS NOT NULL") == String(n + 1))
+        let anomalies = try q("SELECT name || '=' || value FROM import_stats WHERE severity != 'info' AND value != 0")
+        #expect(anomalies == "", "import anomalies: \(anomalies)")
     }
 
     @Test func sleepsAndYieldsAreTraced() throws {
