@@ -497,15 +497,10 @@ enum NetpollWake {
 /// Marks the parked `gp` runnable and records why, in `pp`'s batch; the caller queues or runs
 /// it. The netpoll counterpart of `ready`. Context: an M holding `pp`.
 func netpollgoready(_ s: SchedPtr, _ pp: PPtr, _ gp: GPtr, _ why: NetpollWake) {
-    precondition(gp.pointee.status == .waiting, "netpoll: goroutine \(gp.pointee.goid) is not waiting")
-    traceGoStatus(pp, gp, .blocked)
-    gp.pointee.status = .runnable
-    gp.pointee.traceSeq &+= 1
-    let seq = gp.pointee.traceSeq & 127
     switch why {
-    case .io: traceEv(pp.pointee.trace, .netpollReady, gp.pointee.goid, seq)
-    case .deadline: traceEv(pp.pointee.trace, .goWake, gp.pointee.goid, seq, UInt64(WakeSource.timer.rawValue))
-    case .runtime: traceEv(pp.pointee.trace, .goWake, gp.pointee.goid, seq, UInt64(WakeSource.runtime.rawValue))
+    case .io: markReady(pp, gp, .netpoll)
+    case .deadline: markReady(pp, gp, .timer)
+    case .runtime: markReady(pp, gp, .runtime)
     }
 }
 

@@ -246,18 +246,39 @@ extension RuntimeLock {
 /// (abandoned) are ignored.
 func ready(_ s: SchedPtr, _ pp: PPtr, _ gp: GPtr, timer: Bool = false, next: Bool = true) {
     if gp.pointee.gen != s.pointee.gen { return }
+    markReady(pp, gp, timer ? .timer : .unblock)
+    runqput(s, pp, gp, next: next)
+    wakep(s)
+}
+
+/// Why a waiting G becomes runnable; it picks the trace event (schema/trace-format.md).
+enum ReadyCause {
+    /// By the goroutine running on the P: GoUnblock.
+    case unblock
+    /// By a timer or a deadline: GoWake(timer).
+    case timer
+    /// By the runtime otherwise: GoWake(runtime).
+    case runtime
+    /// By the netpoller, its fd ready: NetpollReady.
+    case netpoll
+}
+
+/// Marks the waiting `gp` runnable and records why in `pp`'s batch, with the G's next trace
+/// seq; queueing it is the caller's job. Shared by `ready` and the netpoller
+/// (`netpollgoready`). Context: an M holding `pp`.
+@inline(__always)
+func markReady(_ pp: PPtr, _ gp: GPtr, _ cause: ReadyCause) {
     precondition(gp.pointee.status == .waiting, "ready: goroutine \(gp.pointee.goid) is not waiting")
     traceGoStatus(pp, gp, .blocked)
     gp.pointee.status = .runnable
     gp.pointee.traceSeq &+= 1
-    if timer {
-        traceEv(pp.pointee.trace, .goWake, gp.pointee.goid, gp.pointee.traceSeq & 127,
-                UInt64(WakeSource.timer.rawValue))
-    } else {
-        traceEv(pp.pointee.trace, .goUnblock, gp.pointee.goid, gp.pointee.traceSeq & 127)
+    let seq = gp.pointee.traceSeq & 127
+    switch cause {
+    case .unblock: traceEv(pp.pointee.trace, .goUnblock, gp.pointee.goid, seq)
+    case .timer: traceEv(pp.pointee.trace, .goWake, gp.pointee.goid, seq, UInt64(WakeSource.timer.rawValue))
+    case .runtime: traceEv(pp.pointee.trace, .goWake, gp.pointee.goid, seq, UInt64(WakeSource.runtime.rawValue))
+    case .netpoll: traceEv(pp.pointee.trace, .netpollReady, gp.pointee.goid, seq)
     }
-    runqput(s, pp, gp, next: next)
-    wakep(s)
 }
 
 /// `ready` from a goroutine: the usual way sync primitives wake a waiter. Context: on a G.
