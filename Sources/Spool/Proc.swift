@@ -112,7 +112,7 @@ func newproc(_ fn: @escaping () -> Void, stackSize: Int?) {
         fatal("go { } called outside a goroutine (call it inside Runtime.run)")
     }
     let s = mp.pointee.sched
-    let pp = mp.pointee.p!
+    let pp = currentP(mp)
     let gp = newG(s, fn, stackSize: stackSize ?? s.pointee.stackSize, pp: pp)
     gp.pointee.traceSession = traceSessionID.load(ordering: .relaxed)
     traceEv(pp.pointee.trace, .goCreate, gp.pointee.goid, parent.pointee.goid)
@@ -222,8 +222,9 @@ func gopark(_ reason: BlockReason,
             _ arg: UnsafeMutableRawPointer?) {
     let mp = getm()!
     assert(mp.pointee.curg != nil, "gopark on g0")
-    traceGoStatus(mp.pointee.p!, mp.pointee.curg!, .running)
-    traceEv(mp.pointee.p!.pointee.trace, .goBlock, UInt64(reason.rawValue))
+    let pp = currentP(mp)
+    traceGoStatus(pp, mp.pointee.curg!, .running)
+    traceEv(pp.pointee.trace, .goBlock, UInt64(reason.rawValue))
     mp.pointee.unlockf = unlockf
     mp.pointee.unlockArg = arg
     mcall(mp, .park)
@@ -284,14 +285,26 @@ func markReady(_ pp: PPtr, _ gp: GPtr, _ cause: ReadyCause) {
 /// `ready` from a goroutine: the usual way sync primitives wake a waiter. Context: on a G.
 func goready(_ gp: GPtr) {
     let mp = getm()!
-    ready(mp.pointee.sched, mp.pointee.p!, gp)
+    ready(mp.pointee.sched, currentP(mp), gp)
+}
+
+/// The P of the M running the calling goroutine. A goroutine inside `Runtime.blocking { }`
+/// runs without one (its P may be handed to another M), so goroutine operations there trap
+/// here with a message saying so instead of a nil dereference. Context: on a G.
+@inline(__always)
+func currentP(_ mp: MPtr) -> PPtr {
+    guard let pp = mp.pointee.p else {
+        fatal("goroutine operations (go, channels, select, WaitGroup, GoMutex, sleep, yield) are not allowed inside Runtime.blocking { }: the goroutine holds no P there")
+    }
+    return pp
 }
 
 /// Puts the current G on the global queue and schedules (Go's `Gosched`). Context: on a G.
 func gosched() {
     let mp = getm()!
-    traceGoStatus(mp.pointee.p!, mp.pointee.curg!, .running)
-    traceEv(mp.pointee.p!.pointee.trace, .goStop, UInt64(StopReason.yield.rawValue))
+    let pp = currentP(mp)
+    traceGoStatus(pp, mp.pointee.curg!, .running)
+    traceEv(pp.pointee.trace, .goStop, UInt64(StopReason.yield.rawValue))
     mcall(mp, .gosched)
 }
 

@@ -268,4 +268,18 @@ final class ThreadSet: @unchecked Sendable {
             #expect(err.contains("spool: thread limit of 6 reached (SPOOL_MAXTHREADS)"))
         }
     }
+
+    /// A goroutine operation inside `Runtime.blocking { }` (where the goroutine holds no P)
+    /// stops the process with a message naming the rule, not a nil dereference.
+    @Test func goroutineOperationInsideBlockingIsAClearError() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            try? Runtime.run(maxProcs: 1) {
+                Runtime.blocking { go {} }
+            }
+        }
+        if let result {
+            #expect(String(decoding: result.standardErrorContent, as: UTF8.self)
+                .contains("are not allowed inside Runtime.blocking { }"))
+        }
+    }
 }
