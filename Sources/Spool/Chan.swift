@@ -379,17 +379,23 @@ public func select(_ build: (inout SelectCases) -> Void) {
     selectgo(sc)
 }
 
-class SelectCase {
-    var lockWord: Word { fatalError("abstract") }
+/// One case of a `select`, over a channel of any element type (`RecvCase`, `SendCase`).
+protocol SelectCase: AnyObject {
+    /// The channel's lock word (select locks its channels in address order).
+    var lockWord: Word { get }
     /// Lock held. Returns true when the case completed (all select locks still held; the G to
     /// ready, if any, in `toReady`).
-    func tryNow(gen: UInt64, toReady: inout GPtr?) -> Bool { fatalError("abstract") }
-    func enqueue(_ gp: GPtr, _ done: UnsafeMutablePointer<Atomic<UInt32>>, _ index: Int) { fatalError("abstract") }
-    func dequeueAndFree() { fatalError("abstract") }
-    /// After wake: take the result from the sudog; returns false if the channel was closed for
-    /// a send case.
-    func finish(success: Bool) { fatalError("abstract") }
-    func fire() { fatalError("abstract") }
+    func tryNow(gen: UInt64, toReady: inout GPtr?) -> Bool
+    /// Lock held. Queues `gp` on the channel as a waiter for this case.
+    func enqueue(_ gp: GPtr, _ done: UnsafeMutablePointer<Atomic<UInt32>>, _ index: Int)
+    /// Lock held, after the select woke, for every case: removes this case's waiter from the
+    /// channel if it is still queued, takes any value it was handed, and frees it.
+    func dequeueAndFree()
+    /// After wake: take the result from the sudog; `success` false means the channel was
+    /// closed under a waiting send case.
+    func finish(success: Bool)
+    /// Runs the case's body.
+    func fire()
 }
 
 final class RecvCase<T>: SelectCase {
@@ -398,9 +404,9 @@ final class RecvCase<T>: SelectCase {
     var value: T? = nil
     var sg: SudogPtr? = nil
     init(_ ch: Channel<T>, _ body: @escaping (T?) -> Void) { self.ch = ch; self.body = body }
-    override var lockWord: Word { ch.mu.word }
+    var lockWord: Word { ch.mu.word }
 
-    override func tryNow(gen: UInt64, toReady: inout GPtr?) -> Bool {
+    func tryNow(gen: UInt64, toReady: inout GPtr?) -> Bool {
         if let sg = ch.st.pointee.sendq.dequeue(gen: gen) {
             let senderSlot = sg.pointee.elem.assumingMemoryBound(to: T?.self)
             if ch.capacity == 0 {
@@ -429,7 +435,7 @@ final class RecvCase<T>: SelectCase {
         return false
     }
 
-    override func enqueue(_ gp: GPtr, _ done: UnsafeMutablePointer<Atomic<UInt32>>, _ index: Int) {
+    func enqueue(_ gp: GPtr, _ done: UnsafeMutablePointer<Atomic<UInt32>>, _ index: Int) {
         let slot = UnsafeMutablePointer<T?>.allocate(capacity: 1)
         slot.initialize(to: nil)
         let s = SudogPtr.allocate(capacity: 1)
@@ -438,7 +444,7 @@ final class RecvCase<T>: SelectCase {
         ch.st.pointee.recvq.enqueue(s)
     }
 
-    override func dequeueAndFree() {
+    func dequeueAndFree() {
         guard let s = sg else { return }
         ch.st.pointee.recvq.remove(s)
         let slot = s.pointee.elem.assumingMemoryBound(to: T?.self)
@@ -448,8 +454,8 @@ final class RecvCase<T>: SelectCase {
         sg = nil
     }
 
-    override func finish(success: Bool) {}
-    override func fire() { body(value) }
+    func finish(success: Bool) {}
+    func fire() { body(value) }
 }
 
 final class SendCase<T>: SelectCase {
@@ -461,9 +467,9 @@ final class SendCase<T>: SelectCase {
     init(_ ch: Channel<T>, _ value: T, _ body: @escaping () -> Void) {
         self.ch = ch; self.value = value; self.body = body
     }
-    override var lockWord: Word { ch.mu.word }
+    var lockWord: Word { ch.mu.word }
 
-    override func tryNow(gen: UInt64, toReady: inout GPtr?) -> Bool {
+    func tryNow(gen: UInt64, toReady: inout GPtr?) -> Bool {
         if ch.closed {
             closedWhileWaiting = true
             return true
@@ -484,7 +490,7 @@ final class SendCase<T>: SelectCase {
         return false
     }
 
-    override func enqueue(_ gp: GPtr, _ done: UnsafeMutablePointer<Atomic<UInt32>>, _ index: Int) {
+    func enqueue(_ gp: GPtr, _ done: UnsafeMutablePointer<Atomic<UInt32>>, _ index: Int) {
         let slot = UnsafeMutablePointer<T?>.allocate(capacity: 1)
         slot.initialize(to: value)
         let s = SudogPtr.allocate(capacity: 1)
@@ -493,7 +499,7 @@ final class SendCase<T>: SelectCase {
         ch.st.pointee.sendq.enqueue(s)
     }
 
-    override func dequeueAndFree() {
+    func dequeueAndFree() {
         guard let s = sg else { return }
         ch.st.pointee.sendq.remove(s)
         let slot = s.pointee.elem.assumingMemoryBound(to: T?.self)
@@ -503,8 +509,8 @@ final class SendCase<T>: SelectCase {
         sg = nil
     }
 
-    override func finish(success: Bool) { if !success { closedWhileWaiting = true } }
-    override func fire() {
+    func finish(success: Bool) { if !success { closedWhileWaiting = true } }
+    func fire() {
         if closedWhileWaiting { ch.sendOnClosed() }
         body()
     }

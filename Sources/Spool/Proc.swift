@@ -661,6 +661,23 @@ func mremove(_ s: SchedPtr, _ mp: MPtr) {
 /// The thread cap (`SPOOL_MAXTHREADS`, Sysmon.swift) is checked here: exceeding it is fatal.
 func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause, creatorP: PPtr? = nil,
           handoffFrom: Int64? = nil) {
+    let mp = allocm(s, cause: cause)
+    let id = mp.pointee.id
+    mp.pointee.nextp = pp
+    mp.pointee.spinning = spinning
+    if let tp = creatorP ?? getm()?.pointee.p, traceEnabled.load(ordering: .relaxed) {
+        traceEv(tp.pointee.trace, .threadCreate, UInt64(id), UInt64(cause.rawValue))
+        mp.pointee.traceCreated = true
+    }
+    if let from = handoffFrom, let pp {
+        traceEv(pp.pointee.trace, .procHandoff, UInt64(from), UInt64(id))
+    }
+    mstartThread(s, mp, mstartEntry, what: "an M thread")
+}
+
+/// Allocates an M with a fresh id, its g0 context and its trace buffer owner, after checking
+/// the thread cap. Shared by `newm` and `newsysmon`. Context: any; takes `sched.lock` briefly.
+func allocm(_ s: SchedPtr, cause: ThreadCause) -> MPtr {
     checkmcount(s)
     s.pointee.lock.lock()
     s.pointee.mnext += 1
@@ -675,23 +692,22 @@ func newm(_ s: SchedPtr, _ pp: PPtr?, spinning: Bool, cause: ThreadCause, creato
     mp.initialize(to: M(id: id, sched: s, g0: g0, park: Note(),
                         rand: UInt64(bitPattern: Int64(spool_nanotime())) | 1 &* UInt64(id),
                         cause: cause, trace: tr))
-    mp.pointee.nextp = pp
-    mp.pointee.spinning = spinning
-    if let tp = creatorP ?? getm()?.pointee.p, traceEnabled.load(ordering: .relaxed) {
-        traceEv(tp.pointee.trace, .threadCreate, UInt64(id), UInt64(cause.rawValue))
-        mp.pointee.traceCreated = true
-    }
-    if let from = handoffFrom, let pp {
-        traceEv(pp.pointee.trace, .procHandoff, UInt64(from), UInt64(id))
-    }
+    return mp
+}
+
+/// Links `mp` into `sched.allm`, counts it, and starts its pthread at `entry`; failing to
+/// create the thread is fatal. Context: any; takes `sched.lock` briefly.
+func mstartThread(_ s: SchedPtr, _ mp: MPtr,
+                  _ entry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
+                  what: String) {
     s.pointee.lock.lock()
     mp.pointee.alllink = s.pointee.allm
     s.pointee.allm = mp
     s.pointee.lock.unlock()
     s.pointee.mcount.wrappingAdd(1, ordering: .relaxed)
     s.pointee.mrunning.wrappingAdd(1, ordering: .relaxed)
-    let r = spool_thread_start(mstartEntry, UnsafeMutableRawPointer(mp))
-    if r != 0 { fatal("cannot create an M thread (pthread_create: errno \(r))") }
+    let r = spool_thread_start(entry, UnsafeMutableRawPointer(mp))
+    if r != 0 { fatal("cannot create \(what) (pthread_create: errno \(r))") }
 }
 
 let mstartEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { arg in

@@ -92,32 +92,15 @@ func checkmcount(_ s: SchedPtr) {
 /// owns that P), so it precedes every event of sysmon's own batch. Context: `Runtime.run`'s
 /// thread, owning `creatorP`, before the first M starts.
 func newsysmon(_ s: SchedPtr, creatorP: PPtr) {
-    checkmcount(s)
-    s.pointee.lock.lock()
-    s.pointee.mnext += 1
-    let id = s.pointee.mnext
-    s.pointee.lock.unlock()
-    let g0 = UnsafeMutablePointer<spool_gctx>.allocate(capacity: 1)
-    g0.initialize(to: spool_gctx())
-    g0.pointee.is_g0 = 1
-    let tr = UnsafeMutablePointer<TraceOwner>.allocate(capacity: 1)
-    tr.initialize(to: TraceOwner(owner: .m(UInt32(id)), gen: s.pointee.gen))
-    let mp = MPtr.allocate(capacity: 1)
-    mp.initialize(to: M(id: id, sched: s, g0: g0, park: Note(), rand: UInt64(id) | 1,
-                        cause: .sysmon, trace: tr))
+    let mp = allocm(s, cause: .sysmon)
     if traceEnabled.load(ordering: .relaxed) {
-        traceEv(creatorP.pointee.trace, .threadCreate, UInt64(id), UInt64(ThreadCause.sysmon.rawValue))
+        traceEv(creatorP.pointee.trace, .threadCreate, UInt64(mp.pointee.id), UInt64(ThreadCause.sysmon.rawValue))
         mp.pointee.traceCreated = true
     }
     s.pointee.lock.lock()
-    mp.pointee.alllink = s.pointee.allm
-    s.pointee.allm = mp
     s.pointee.sysmonM = mp
     s.pointee.lock.unlock()
-    s.pointee.mcount.wrappingAdd(1, ordering: .relaxed)
-    s.pointee.mrunning.wrappingAdd(1, ordering: .relaxed)
-    let r = spool_thread_start(sysmonEntry, UnsafeMutableRawPointer(mp))
-    if r != 0 { fatal("cannot create the sysmon thread (pthread_create: errno \(r))") }
+    mstartThread(s, mp, sysmonEntry, what: "the sysmon thread")
 }
 
 private let sysmonEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { arg in
