@@ -63,6 +63,8 @@ let package = Package(
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "BlockingStorm", dependencies: ["Spool"], path: "examples/BlockingStorm",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "TightLoop", dependencies: ["Spool"], path: "examples/TightLoop",
+                          swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runtime benchmarks, run beside Go's versions by tools/bench-runtime.sh (not a test).
         .executableTarget(name: "SpoolBench", dependencies: ["Spool"], path: "tools/SpoolBench",
                           swiftSettings: [.swiftLanguageMode(.v5)]),

@@ -20,7 +20,9 @@
 
 // Initial-exec TLS: the runtime is linked into the executable or a library loaded at start.
 static __thread void *spool_tls_m __attribute__((tls_model("initial-exec")));
-static __thread spool_gctx *spool_tls_ctx __attribute__((tls_model("initial-exec")));
+// Not static: preempt.c's handler and the hijack stub (preempt_amd64.S, local-exec access)
+// read it too.
+__thread spool_gctx *spool_tls_ctx __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 SPOOL_RUNTIME_TEXT __attribute__((noinline)) void *spool_getm(void) { return spool_tls_m; }
 SPOOL_RUNTIME_TEXT __attribute__((noinline)) void spool_setm(void *m) { spool_tls_m = m; }
@@ -47,6 +49,10 @@ SPOOL_RUNTIME_TEXT void spool_ctx_init(spool_gctx *ctx, void (*fn)(void *), void
     ctx->sp = sp;
     ctx->excl[0] = ctx->excl[1] = NULL;
     ctx->err = 0;
+    ctx->nopreempt = 0;
+    ctx->preempt = 0;
+    ctx->hijack_slot = 0;
+    ctx->hijack_ret = 0;
 }
 
 SPOOL_RUNTIME_TEXT __attribute__((noinline)) void spool_gogo(spool_gctx *from, spool_gctx *to) {
@@ -58,6 +64,12 @@ SPOOL_RUNTIME_TEXT __attribute__((noinline)) void spool_gogo(spool_gctx *from, s
     // is G→g0 or g0→G on one thread, so each enter is matched by an exit on the same thread,
     // and the G's accesses travel with it when it next enters on another thread.
     if (!from->is_g0) {
+        // A return address hijacked for a preemption (preempt.c) must not outlive this run of
+        // the G: put the real one back before anything else can return through it.
+        if (from->hijack_slot) {
+            *(uintptr_t *)from->hijack_slot = from->hijack_ret;
+            from->hijack_slot = 0;
+        }
         swift_task_exitThreadLocalContext((char *)from->excl);
         from->err = errno;
     }

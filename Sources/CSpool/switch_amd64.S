@@ -63,6 +63,8 @@ spool_gentry:
     movq %r12, %rdi
     call *%rbx
     ud2
+    .globl spool_gentry_end
+spool_gentry_end:
     .cfi_endproc
     .size spool_gentry, .-spool_gentry
 

@@ -150,6 +150,8 @@ public final class Channel<T>: @unchecked Sendable {
 
     /// Number of buffered values (a snapshot).
     public var count: Int {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         mu.lock(); defer { mu.unlock() }
         return qcount
     }
@@ -157,6 +159,8 @@ public final class Channel<T>: @unchecked Sendable {
     /// Sends `value`, waiting while no receiver or buffer space is available.
     /// Traps if the channel is closed (before or while waiting).
     public func send(_ value: T) {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         let (mp, gp) = currentG("Channel.send")
         mu.lock()
         if trySendLocked(value, gen: mp.pointee.sched.pointee.gen) { return }
@@ -202,6 +206,8 @@ public final class Channel<T>: @unchecked Sendable {
     /// Receives a value, waiting while none is available. Returns nil once the channel is
     /// closed and its buffer drained.
     public func receive() -> T? {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         let (mp, gp) = currentG("Channel.receive")
         mu.lock()
         if let r = tryRecvLocked(gen: mp.pointee.sched.pointee.gen) { return r.value }
@@ -254,6 +260,8 @@ public final class Channel<T>: @unchecked Sendable {
     /// Closes the channel: waiting receivers get nil, later receives drain the buffer then get
     /// nil. Traps if already closed. Waiting senders trap (send on closed channel).
     public func close() {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         let (mp, _) = currentG("Channel.close")
         let gen = mp.pointee.sched.pointee.gen
         mu.lock()
@@ -279,6 +287,8 @@ public final class Channel<T>: @unchecked Sendable {
 
     /// Whether `close()` was called.
     public var isClosed: Bool {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         mu.lock(); defer { mu.unlock() }
         return closed
     }
@@ -376,7 +386,20 @@ public struct SelectCases {
 public func select(_ build: (inout SelectCases) -> Void) {
     var sc = SelectCases()
     build(&sc)
-    selectgo(sc)
+    // The bodies are user code: they run after the runtime region ends.
+    let rt = runtimeEnter()
+    let outcome = selectgo(sc)
+    runtimeExit(rt)
+    switch outcome {
+    case .fire(let c): c.fire()
+    case .runDefault: sc.defaultBody!()
+    }
+}
+
+/// What `select` runs once `selectgo` is done: the chosen case's body, or the default.
+enum SelectOutcome {
+    case fire(any SelectCase)
+    case runDefault
 }
 
 /// One case of a `select`, over a channel of any element type (`RecvCase`, `SendCase`).
@@ -545,12 +568,12 @@ private let selparkcommit: @convention(c) (UnsafeMutableRawPointer?) -> Void = {
 
 /// Go's `selectgo`: lock all → look for a ready case in random order → default → enqueue on
 /// every channel and park → on wake, dequeue from the others.
-func selectgo(_ sc: SelectCases) {
+func selectgo(_ sc: SelectCases) -> SelectOutcome {
     let (mp, gp) = currentG("select")
     let gen = mp.pointee.sched.pointee.gen
     let cases = sc.cases
     if cases.isEmpty {
-        if let d = sc.defaultBody { d(); return }
+        if sc.defaultBody != nil { return .runDefault }
         gopark(.select, nil, nil) // blocks forever, as Go's empty select
         fatal("empty select resumed")
     }
@@ -563,13 +586,11 @@ func selectgo(_ sc: SelectCases) {
         if c.tryNow(gen: gen, toReady: &toReady) {
             lock.unlock()
             if let g = toReady { goready(g) }
-            c.fire()
-            return
+            return .fire(c)
         }
-        if let d = sc.defaultBody {
+        if sc.defaultBody != nil {
             lock.unlock()
-            d()
-            return
+            return .runDefault
         }
         lock.unlock() // fall through to the general blocking path (it re-polls)
     }
@@ -587,14 +608,12 @@ func selectgo(_ sc: SelectCases) {
         if cases[i].tryNow(gen: gen, toReady: &toReady) {
             locks.unlockAll()
             if let g = toReady { goready(g) }
-            cases[i].fire()
-            return
+            return .fire(cases[i])
         }
     }
-    if let d = sc.defaultBody {
+    if sc.defaultBody != nil {
         locks.unlockAll()
-        d()
-        return
+        return .runDefault
     }
     // Block on every case.
     let done = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: 1)
@@ -616,5 +635,5 @@ func selectgo(_ sc: SelectCases) {
     locks.unlockAll()
     done.deallocate()
     cases[winner].finish(success: success)
-    cases[winner].fire()
+    return .fire(cases[winner])
 }

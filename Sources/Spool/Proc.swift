@@ -36,12 +36,10 @@
 // scheduler on the caller's thread (`Runtime.run` is often called on a Swift Concurrency
 // thread, whose task-locals would leak into goroutines; runtime-feasibility Q5).
 //
-// Designed for, not built yet (issue 4): no netpoller, no preemption requests from sysmon
-// and no async preemption, so a goroutine that never blocks or yields keeps its P.
-// The places they plug in: `findRunnable` (netpoll before stealing, and instead of the futex
-// timeout in `stopm`), `M.locks` (the no-preemption count the signal handler will check), the
-// `spool_text` section (runtime C code a handler must refuse to interrupt), `Sched.mrunning`
-// and the per-P `schedtick` (what sysmon's `retake` compares between ticks).
+// Preemption (Preempt.swift): sysmon asks a G that has held its P for the quantum to stop;
+// it does at its next runtime call (`runtimeEnter`) or at a signal (CSpool/preempt.c), and
+// `execute`'s `.gosched` action puts it on the global queue. Every public entry into the
+// runtime raises the G's no-preempt count first (invariant "Runtime code is not preemptible").
 //
 // Execution context is stated on every function: "on a G" (goroutine stack, M holds a P),
 // "g0" (the M's own stack), "no P", "sched.lock held".
@@ -108,6 +106,8 @@ func newG(_ s: SchedPtr, _ fn: @escaping () -> Void, stackSize: Int, pp: PPtr? =
 /// Creates a goroutine running `fn` and makes it runnable in `runnext` of the current P.
 /// Mirrors Go's `newproc`. Context: on a G.
 func newproc(_ fn: @escaping () -> Void, stackSize: Int?) {
+    let rt = runtimeEnter()
+    defer { runtimeExit(rt) }
     guard let mp = getm(), let parent = mp.pointee.curg else {
         fatal("go { } called outside a goroutine (call it inside Runtime.run)")
     }
@@ -139,6 +139,9 @@ func runBody(_ gp: GPtr) {
 
 /// Ends the current goroutine. Mirrors Go's `goexit1`. Context: on a G; never returns.
 func goexit1() -> Never {
+    // Runtime code from here on, never left: the G ends on g0 (spool_ctx_init resets the
+    // count when the G struct is reused).
+    if let ctx = spool_getctx() { spool_nopreempt_inc(ctx) }
     let mp = getm()!
     traceGoStatus(mp.pointee.p!, mp.pointee.curg!, .running)
     traceEv(mp.pointee.p!.pointee.trace, .goEnd)
@@ -342,6 +345,7 @@ func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
     traceGoStatus(pp, gp, .runnable)
     gp.pointee.traceSeq &+= 1
     traceEv(pp.pointee.trace, .goStart, gp.pointee.goid, gp.pointee.traceSeq & 127)
+    spool_preempt_clear(ctx) // a request concerns one stint on a P (Go clears gp.preempt here)
     spool_gogo(mp.pointee.g0, ctx)
     // Back on g0 (g0 never migrates, so `mp` is still this thread's M).
     mp.pointee.curg = nil
@@ -404,9 +408,10 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
             if let gp { return (gp, false) }
         }
         // Bounded inheritance: a pair of goroutines handing work to each other through
-        // `runnext` would otherwise keep this P forever (Go cuts such chains with sysmon's
-        // 10 ms time slice, which Spool does not have yet). After `maxInheritStreak` inherited
-        // runs, the queue head and the global queue go first once.
+        // `runnext` shares one time slice, so only sysmon's quantum (10 ms) would cut the
+        // chain, as in Go. After `maxInheritStreak` inherited runs, the queue head and the
+        // global queue go first once: a cheaper and much earlier cut (kept from before
+        // preemption existed; it costs one counter).
         if pp.pointee.inheritStreak >= maxInheritStreak {
             pp.pointee.inheritStreak = 0
             if let gp = runqgetHead(pp) { return (gp, false) }
@@ -688,10 +693,12 @@ func allocm(_ s: SchedPtr, cause: ThreadCause) -> MPtr {
     g0.pointee.is_g0 = 1
     let tr = UnsafeMutablePointer<TraceOwner>.allocate(capacity: 1)
     tr.initialize(to: TraceOwner(owner: .m(UInt32(id)), gen: s.pointee.gen))
+    let mctx = UnsafeMutablePointer<spool_mctx>.allocate(capacity: 1)
+    mctx.initialize(to: spool_mctx())
     let mp = MPtr.allocate(capacity: 1)
     mp.initialize(to: M(id: id, sched: s, g0: g0, park: Note(),
                         rand: UInt64(bitPattern: Int64(spool_nanotime())) | 1 &* UInt64(id),
-                        cause: cause, trace: tr))
+                        cause: cause, trace: tr, mctx: mctx))
     return mp
 }
 
@@ -720,6 +727,7 @@ let mstartEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPo
 func mstart(_ mp: MPtr) {
     let s = mp.pointee.sched
     spool_setm(UnsafeMutableRawPointer(mp))
+    spool_preempt_thread_init(mp.pointee.mctx)
     let altstack = spool_sigaltstack_setup()
     if !mp.pointee.traceCreated {
         traceEv(mp.pointee.trace, .threadCreate, UInt64(mp.pointee.id), UInt64(mp.pointee.cause.rawValue))

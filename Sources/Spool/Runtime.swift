@@ -119,6 +119,7 @@ public enum Runtime {
         for i in stride(from: procs - 1, through: 1, by: -1) { pidleput(s, s.pointee.allp[i]) }
         s.pointee.lock.unlock()
         sysmonConfigure(s)
+        preemptConfigure(s)
         newsysmon(s, creatorP: p0) // M 1 (Sysmon.swift)
         newm(s, p0, spinning: false, cause: .startup, creatorP: p0)
 
@@ -145,6 +146,8 @@ public enum Runtime {
     /// Puts the current goroutine at the back of the global run queue and runs others
     /// (Go's `runtime.Gosched`). Context: on a goroutine.
     public static func yield() {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         _ = currentG("Runtime.yield")
         gosched()
     }
@@ -154,6 +157,8 @@ public enum Runtime {
         let (secs, atto) = duration.components
         let (whole, overflow) = secs.multipliedReportingOverflow(by: 1_000_000_000)
         let ns = overflow || secs > Int64.max / 4_000_000_000 ? Int64.max / 4 : whole &+ atto / 1_000_000_000
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         timeSleep(ns)
     }
 
@@ -180,18 +185,26 @@ public enum Runtime {
 
     /// The id of the current goroutine (1 is the main goroutine), or nil outside one.
     public static var currentGoroutineID: Int? {
-        getg().map { Int($0.pointee.goid) }
+        // A runtime region: a preemption between reading the M and its curg could resume the
+        // G on another M, and curg would name whichever G the old M runs by then.
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
+        return getg().map { Int($0.pointee.goid) }
     }
 
     /// The id of the M (thread) running the current goroutine, or nil outside one. It can
     /// change after any blocking call or `yield()`: that is goroutine migration.
     public static var currentThreadID: Int? {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         guard let mp = getm(), mp.pointee.curg != nil else { return nil }
         return Int(mp.pointee.id)
     }
 
     /// The id of the P the current goroutine runs on, or nil outside one.
     public static var currentProcessorID: Int? {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         guard let mp = getm(), mp.pointee.curg != nil, let pp = mp.pointee.p else { return nil }
         return Int(pp.pointee.id)
     }
@@ -205,6 +218,8 @@ public enum Runtime {
     /// finalized by `stopTrace()` or when the run returns. Throws if a trace is already being
     /// recorded or the file cannot be created.
     public static func startTrace(path: String) throws {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         guard let mp = getm(), mp.pointee.curg != nil else {
             if isRunning {
                 throw RuntimeError.trace("startTrace(path:) during a run must be called on a goroutine")
@@ -236,6 +251,8 @@ public enum Runtime {
     /// every busy P has passed through the scheduler, at most about a second); outside a run,
     /// later runs are no longer traced (`SPOOL_TRACE` still applies to them).
     public static func stopTrace() {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         armedTracePath = nil
         if let sess = currentTraceSession() { sess.stopInRun() }
     }

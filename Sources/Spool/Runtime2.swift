@@ -105,9 +105,9 @@ struct M {
     var cause: ThreadCause
     /// The M's own trace buffer, for events with no P.
     let trace: UnsafeMutablePointer<TraceOwner>
-    /// No-preemption counter (Go's `m.locks`); reserved for async preemption (issue 4):
-    /// runtime code that must not be preempted increments it.
-    var locks: Int32 = 0
+    /// The words this M's SIGURG handler shares with sysmon (tid, signal pending):
+    /// Preempt.swift, CSpool/preempt.c. Allocated with the M, never freed.
+    let mctx: UnsafeMutablePointer<spool_mctx>
     /// Whether this M's ThreadCreate was written by its creator (in the creator's P batch).
     var traceCreated = false
     /// Link in `sched.allm` (every M of the instance, never removed), and whether the M has
@@ -250,6 +250,11 @@ struct Sched: ~Copyable {
     var maxThreads: Int = defaultMaxThreads
     var threadIdleNs: Int64 = defaultThreadIdleNs
     var threadFloor: Int = 0
+
+    /// Preemption (Preempt.swift): the quantum (`SPOOL_QUANTUM_MS`) and whether sysmon sends
+    /// signals (`SPOOL_ASYNCPREEMPT`). Set by `Runtime.run` before any M starts.
+    var quantumNs: Int64 = defaultQuantumNs
+    var asyncPreempt = true
 }
 
 /// The global G free list (all runtime instances share it; G structs are never freed).

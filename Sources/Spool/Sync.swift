@@ -60,6 +60,8 @@ public final class WaitGroup: @unchecked Sendable {
 
     /// Adds `delta` (may be negative) to the counter; at zero, every waiter is released.
     public func add(_ delta: Int) {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         mu.lock()
         counter += delta
         if counter < 0 {
@@ -83,6 +85,8 @@ public final class WaitGroup: @unchecked Sendable {
 
     /// Parks the goroutine until the counter is zero.
     public func wait() {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         let (_, gp) = currentG("WaitGroup.wait")
         mu.lock()
         if counter == 0 {
@@ -118,6 +122,8 @@ public final class GoMutex: @unchecked Sendable {
 
     /// Takes the lock, parking the goroutine while another holds it.
     public func lock() {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         let (_, gp) = currentG("GoMutex.lock")
         mu.lock()
         if !locked {
@@ -132,6 +138,8 @@ public final class GoMutex: @unchecked Sendable {
 
     /// Takes the lock if it is free.
     public func tryLock() -> Bool {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         mu.lock()
         defer { mu.unlock() }
         if locked { return false }
@@ -142,6 +150,8 @@ public final class GoMutex: @unchecked Sendable {
     /// Releases the lock; the first waiter, if any, becomes the owner. Unlocking an unlocked
     /// GoMutex traps.
     public func unlock() {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         let (mp, _) = currentG("GoMutex.unlock")
         mu.lock()
         if !locked {

@@ -278,6 +278,10 @@ extension Runtime {
     ///
     /// Context: on a goroutine (or any thread, where it is a plain call).
     public static func blocking<T>(_ body: () throws -> T) rethrows -> T {
+        // The region spans the call: a G in a syscall holds no P to give back, so it must never
+        // be preempted there (and sysmon sends it no signal: EINTR).
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         guard let mp = getm(), mp.pointee.curg != nil, mp.pointee.p != nil else {
             return try body()
         }

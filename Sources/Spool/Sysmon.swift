@@ -39,8 +39,14 @@
 // `debug.SetMaxThreads`, also fatal). The check takes no lock: threads creating Ms at the
 // same moment can overshoot the limit by their number (a handful: sysmon, spinning wakeups).
 //
-// Not here (issue 4, other parts): preemption requests for a G that ran longer than the
-// quantum (sysmon's `retake` of running Ps) and async preemption.
+//   * the preemption half of `retake`: a P whose `schedtick` has not moved for the quantum
+//     runs the same G for too long; `preemptone` (Preempt.swift) asks it to stop.
+//
+// While some P runs goroutines, sysmon sleeps at most a tenth of the quantum (1 ms by
+// default), and no longer than until the next quantum expires, so that a G is stopped between
+// 1.0 and 1.1 quanta after it started (Go's sysmon, backing off to 10 ms, lets one run up
+// to 2 quanta). Spool's sysmon learns when a G started only by seeing `schedtick` move, so
+// its tick while Ps run bounds the error.
 //
 // Rejected: parked Ms timing out on their own futex (every idle M would wake periodically, and
 // the floor needs a global count anyway); reclaiming from `stopm` at park time (a burst that
@@ -114,10 +120,11 @@ private let sysmonEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMuta
 }
 
 /// Per-P state only sysmon reads and writes (Go's `sysmontick`): the syscall it saw last
-/// and when it first saw it.
+/// and when it first saw it, and the running G's stint (Preempt.swift).
 struct SysmonTick {
     var syscalltick: UInt64 = 0
     var syscallwhen: Int64 = 0
+    var run = SysmonRunTick()
 }
 
 /// sysmon's loop. Mirrors Go's `sysmon` (retake and backoff; see the file comment).
@@ -142,10 +149,16 @@ func sysmon(_ mp: MPtr) {
         _ = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
         if s.pointee.exiting.load(ordering: .acquiring) { return }
         let now = spool_nanotime()
-        if retake(s, ticks, now) != 0 {
+        var nextDue = Int64.max
+        if retake(s, mp, ticks, now, &nextDue) != 0 {
             idle = 0
         } else {
             idle += 1
+        }
+        // A running P: wake by its quantum's end, and often enough to see a new G start.
+        if nextDue != Int64.max {
+            let cap = max(min(nextDue - now, s.pointee.quantumNs / 10), 20_000)
+            if delayNs > cap { delayNs = cap }
         }
         sysmonPollNetwork(s, now)
         if now - lastReclaim >= 10_000_000 {
@@ -155,15 +168,34 @@ func sysmon(_ mp: MPtr) {
     }
 }
 
-/// Takes Ps that have been in one syscall for at least a tick and hands them off. Returns how
-/// many it took. Mirrors the syscall half of Go's `retake` (the preemption half is not here).
+/// Takes Ps that have been in one syscall for at least a tick and hands them off, and asks Gs
+/// that have run for the quantum to stop. Returns how many Ps it took or preempted; lowers
+/// `nextDue` to the earliest time a running G's quantum ends. Mirrors Go's `retake`.
 /// Context: sysmon.
-func retake(_ s: SchedPtr, _ ticks: UnsafeMutablePointer<SysmonTick>, _ now: Int64) -> Int {
+func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<SysmonTick>, _ now: Int64,
+            _ nextDue: inout Int64) -> Int {
     var n = 0
+    let quantum = s.pointee.quantumNs
     for i in 0..<s.pointee.procs {
         let pp = s.pointee.allp[i]
         // relaxed: a hint; the CAS below decides.
         let w = pp.pointee.statusWord.load(ordering: .relaxed)
+        if pstatusOf(w) == .running {
+            // The owner bumps schedtick at every new stint (racy read of a 4-byte word, as in
+            // Go: a torn or stale value only delays or advances one request).
+            let t = pp.pointee.schedtick
+            if ticks[i].run.schedtick != t {
+                ticks[i].run = SysmonRunTick(schedtick: t, schedwhen: now, signalled: 0)
+                nextDue = min(nextDue, now + quantum)
+            } else if now - ticks[i].run.schedwhen >= quantum {
+                preemptone(s, sysmonM, pp, &ticks[i].run, now)
+                nextDue = min(nextDue, now + max(quantum / 20, 100_000))
+                n += 1
+            } else {
+                nextDue = min(nextDue, ticks[i].run.schedwhen + quantum)
+            }
+            continue
+        }
         guard pstatusOf(w) == .syscall else { continue }
         let t = w >> 8
         if ticks[i].syscalltick != t {

@@ -110,6 +110,8 @@ final class NetFD: @unchecked Sendable {
 
     /// Registers `fd` with the poller; on failure closes `fd`.
     init(fd: Int32) throws {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         switch pollOpen(fd) {
         case .success(let pd):
             self.fd = fd
@@ -146,6 +148,8 @@ final class NetFD: @unchecked Sendable {
     /// operation lets go. Returns false if it was already closing. Context: on a goroutine if
     /// another goroutine may be waiting on the fd; otherwise any.
     func close() -> Bool {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         var old = state.load(ordering: .relaxed)
         while true {
             if old & NetFD.closingBit != 0 { return false }
@@ -169,6 +173,9 @@ final class NetFD: @unchecked Sendable {
     /// direction's lock, fails early on close or an expired deadline. Context: on a goroutine.
     @inline(__always)
     func withOp<R>(_ mode: PollMode, _ body: () throws -> R) throws -> R {
+        // `body` is the operation's own runtime code (syscalls and parking), never user code.
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         try incref()
         defer { decref() }
         let lock = mode == .read ? readLock : writeLock
@@ -188,6 +195,8 @@ final class NetFD: @unchecked Sendable {
     /// (the reference keeps the pollDesc from being freed and reused meanwhile).
     /// Context: on a goroutine.
     func setDeadline(_ timeout: Duration?, _ mode: PollMode) {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         guard (try? incref()) != nil else { return }
         defer { decref() }
         var d: Int64 = 0
@@ -383,6 +392,8 @@ public final class TCPConnection: @unchecked Sendable {
     /// Closes the connection abortively: the peer's next read or write fails with
     /// `.connectionReset` (SO_LINGER 0, then close). Context: on a goroutine.
     public func reset() {
+        let rt = runtimeEnter()
+        defer { runtimeExit(rt) }
         guard (try? nfd.incref()) != nil else { return }
         _ = sysSetLingerZero(nfd.fd)
         nfd.decref()

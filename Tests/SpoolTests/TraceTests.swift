@@ -11,17 +11,19 @@ import Glibc
 /// Runs `body` traced into a fresh temporary file and returns the path.
 /// `maxBuffers` caps the trace buffer pool and `flushDelayNs` slows the flusher (test hooks),
 /// set only while holding the test lock.
-func runTraced(maxProcs: Int, maxBuffers: Int? = nil, flushDelayNs: Int64? = nil,
+func runTraced(maxProcs: Int, maxBuffers: Int? = nil, flushDelayNs: Int64? = nil, quantumNs: Int64? = nil,
                _ body: @escaping () throws -> Void) throws -> String {
     let path = "/tmp/spool-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).trace"
     try runtimeTestLock.withLock { _ in
         TraceSession.testMaxBuffers = maxBuffers
         TraceSession.testFlushDelayNs = flushDelayNs
+        testQuantumNs = quantumNs
         try Runtime.startTrace(path: path)
         defer {
             Runtime.stopTrace()
             TraceSession.testMaxBuffers = nil
             TraceSession.testFlushDelayNs = nil
+            testQuantumNs = nil
         }
         try Runtime.run(maxProcs: maxProcs, runqCapacity: nil, body)
     }
@@ -300,7 +302,8 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
     /// A deterministic program (one P) traced twice: with plenty of buffers, and with a pool of
     /// one buffer and a flusher slowed by 20 ms a batch so the writer surely outruns it (without
     /// the delay, a loaded machine sometimes let the flusher keep up). Every event is either in the second file
-    /// or counted in a TraceLost event: the totals agree exactly.
+    /// or counted in a TraceLost event: the totals agree exactly. Preemption is kept out (an
+    /// hour's quantum): its requests would land at different points in the two runs.
     @Test func lostEventsAreCountedExactly() throws {
         func program() {
             let ping = Channel<Int>(), pong = Channel<Int>()
@@ -309,9 +312,10 @@ let sigkillTracePath = "/tmp/spool-sigkill-test-\(getuid()).trace"
             ping.close()
             while Runtime.goroutineCount > 1 { Runtime.yield() }
         }
-        let full = try runTraced(maxProcs: 1, program)
+        let hour: Int64 = 3_600_000_000_000
+        let full = try runTraced(maxProcs: 1, quantumNs: hour, program)
         defer { unlink(full) }
-        let starved = try runTraced(maxProcs: 1, maxBuffers: 1, flushDelayNs: 20_000_000, program)
+        let starved = try runTraced(maxProcs: 1, maxBuffers: 1, flushDelayNs: 20_000_000, quantumNs: hour, program)
         defer { unlink(starved) }
 
         let a = try readTrace(full)

@@ -25,6 +25,7 @@
 #include "CSpoolNet.h"
 #include "CSpoolClock.h"
 #include "CSpoolBlocking.h"
+#include "CSpoolPreempt.h"
 
 #if !defined(__x86_64__)
 #error "Spool: only x86_64 Linux is supported so far (the arm64 context switch is not written yet)"
@@ -76,7 +77,43 @@ typedef struct spool_gctx {
     int is_g0;              // 1 for an M's scheduler context
     uint64_t goid;          // for the overflow message
     spool_stack *stack;     // NULL for g0
+    // Asynchronous preemption (preempt.c, CSpoolPreempt.h). Offsets are fixed: the
+    // hijack stub in preempt_amd64.S reads `hijack_ret`.
+    int32_t nopreempt;      // > 0: the G runs runtime code or a no-preempt region (handler refuses)
+    uint32_t preempt;       // a preemption was requested (sysmon); atomic, cleared by execute
+    uintptr_t hijack_slot;  // the stack slot whose return address is the hijack stub (0: none)
+    uintptr_t hijack_ret;   // the return address it replaced
 } spool_gctx;
+
+/// Asks the G to stop (sysmon): sets `preempt`. Context: any thread.
+static inline void spool_preempt_request(spool_gctx *g) {
+    __atomic_store_n(&g->preempt, 1, __ATOMIC_RELEASE);
+}
+/// Whether a preemption was requested. Context: the G itself, or its signal handler.
+static inline uint32_t spool_preempt_requested(const spool_gctx *g) {
+    return __atomic_load_n(&g->preempt, __ATOMIC_RELAXED);
+}
+/// Drops a request (execute, before the G runs; or when the G stops for it).
+static inline void spool_preempt_clear(spool_gctx *g) {
+    __atomic_store_n(&g->preempt, 0, __ATOMIC_RELAXED);
+}
+/// The no-preempt count of the running G: runtime code and no-preempt regions raise it, and
+/// the handler refuses while it is nonzero. The signal fences keep the compiler from moving
+/// the region's memory accesses across the count (the handler runs on the same thread).
+static inline void spool_nopreempt_inc(spool_gctx *g) {
+    __atomic_store_n(&g->nopreempt, g->nopreempt + 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+/// Returns the count after the decrement.
+static inline int32_t spool_nopreempt_dec(spool_gctx *g) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    int32_t n = g->nopreempt - 1;
+    __atomic_store_n(&g->nopreempt, n, __ATOMIC_RELAXED);
+    return n;
+}
+static inline int32_t spool_nopreempt_get(const spool_gctx *g) {
+    return __atomic_load_n(&g->nopreempt, __ATOMIC_RELAXED);
+}
 
 /// Saves callee-saved registers, MXCSR and the x87 control word on the current stack, stores
 /// rsp in `*save_sp`, loads `new_sp` and restores the registers found there. Assembly.
