@@ -599,19 +599,22 @@ func netpollFindRunnable(_ mp: MPtr, _ pp: PPtr) -> GPtr? {
 /// The blocking poll of an M that found nothing to run and gave up its P: blocks in epoll_wait
 /// until readiness, the earliest timer or fd deadline, or a netpollBreak, if goroutines wait
 /// on the network and no other M blocks there ("One poller"). Afterwards it takes an idle P if
-/// there is one and queues the released Gs on it (then returns true: run findRunnable again,
-/// holding a P), else puts them on the global queue (returns false: stop the M). Returns false
-/// at once when it should not poll. Mirrors the end of Go's findRunnable.
+/// there is one: the first released G is returned to run at once on this M, the others are
+/// queued on that P (waking Ms for idle Ps); with no G, `.lookAgain` (run findRunnable again,
+/// holding the P). Without an idle P the Gs go to the global queue (`.stop`). Returns `.stop`
+/// at once when it should not poll. Mirrors the end of Go's findRunnable: the readied G runs
+/// on the polling M, with no other M woken for it (a one-connection echo server otherwise
+/// moves its P between two threads twice per request).
 /// Context: g0, no P, not spinning.
-func netpollBlockIdle(_ mp: MPtr) -> Bool {
+func netpollBlockIdle(_ mp: MPtr) -> NetpollIdleOutcome {
     assert(mp.pointee.p == nil && !mp.pointee.spinning, "netpollBlockIdle: holding a P or spinning")
-    if !netpollInited.load(ordering: .acquiring) { return false }
-    if netpollWaiters.load(ordering: .sequentiallyConsistent) <= 0 { return false }
+    if !netpollInited.load(ordering: .acquiring) { return .stop }
+    if netpollWaiters.load(ordering: .sequentiallyConsistent) <= 0 { return .stop }
     let s = mp.pointee.sched
-    if s.pointee.exiting.load(ordering: .acquiring) { return false }
+    if s.pointee.exiting.load(ordering: .acquiring) { return .stop }
     // sequentiallyConsistent: partner of netpollBreakIfLater's load ("One poller"), ordered
     // before our load of timer0When below.
-    if netpollLastPoll.exchange(0, ordering: .sequentiallyConsistent) == 0 { return false }
+    if netpollLastPoll.exchange(0, ordering: .sequentiallyConsistent) == 0 { return .stop }
     var pollUntil = s.pointee.timer0When.load(ordering: .sequentiallyConsistent)
     let d0 = netpollDeadline0.load(ordering: .acquiring)
     if d0 != 0 && (pollUntil == 0 || d0 < pollUntil) { pollUntil = d0 }
@@ -630,16 +633,24 @@ func netpollBlockIdle(_ mp: MPtr) -> Bool {
     s.pointee.lock.unlock()
     guard let pp else {
         if !list.isEmpty { netpollInjectNoP(s, mp, &list) }
-        return false
+        return .stop
     }
     acquirep(mp, pp)
-    if !list.isEmpty {
-        _ = netpollInject(s, pp, &list, takeFirst: false)
-        // This M stops polling to run what it found: if a P is idle, get an M going that will
-        // take over the poller role once it finds nothing to do (Go leaves this to sysmon).
-        wakep(s)
-    }
-    return true
+    // While this M runs what it found, no M blocks in the poller: the next M to find nothing
+    // to do takes the role, any M's findRunnable polls without blocking, and sysmon polls
+    // after 10 ms. netpollInject wakes Ms for idle Ps only for the Gs it queues.
+    if let gp = netpollInject(s, pp, &list, takeFirst: true) { return .run(gp) }
+    return .lookAgain
+}
+
+/// What an M does after `netpollBlockIdle`.
+enum NetpollIdleOutcome {
+    /// Stop the M (it holds no P).
+    case stop
+    /// Look for work again, holding the P it took.
+    case lookAgain
+    /// Run this G, made runnable by the poll, on the P it took.
+    case run(GPtr)
 }
 
 /// sysmon's network poll: if goroutines wait on the network, no M is blocked in netpoll and the

@@ -485,8 +485,12 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
             if reacquired { continue }
         }
         // Nothing anywhere: block in netpoll if goroutines wait on the network and no other M
-        // does ("One poller", Netpoll.swift); true means it got a P back and must look again.
-        if netpollBlockIdle(mp) { continue }
+        // does ("One poller", Netpoll.swift); it may come back with a P and a G to run.
+        switch netpollBlockIdle(mp) {
+        case .run(let gp): return (gp, false)
+        case .lookAgain: continue
+        case .stop: break
+        }
         if !stopm(mp) { return nil }
     }
 }
