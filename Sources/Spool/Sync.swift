@@ -113,57 +113,80 @@ public final class WaitGroup: @unchecked Sendable {
 /// documentation for why OS locks held across a goroutine switch break.
 ///
 /// Unlock hands ownership to the longest waiter (FIFO). Not reentrant. Context: on a goroutine.
+///
+/// `state` is the lock word: bit 0 set while held, the rest the number of parked waiters
+/// (times 2). Uncontended lock and unlock are one CAS each; `mu` guards the waiter queue and
+/// every change of the waiter count, so a waiter that counted itself is on the queue before
+/// any unlocker can look (invariant "Counted means queued").
 public final class GoMutex: @unchecked Sendable {
     let mu = RuntimeLock()
-    var locked = false
+    let state = Atomic<Int>(0)
     var waiters = GQueue()
 
     public init() {}
 
     /// Takes the lock, parking the goroutine while another holds it.
     public func lock() {
+        // acquiring: the holder's critical section happens before ours.
+        if state.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged { return }
         let rt = runtimeEnter()
         defer { runtimeExit(rt) }
         let (_, gp) = currentG("GoMutex.lock")
         mu.lock()
-        if !locked {
-            locked = true
-            mu.unlock()
-            return
+        var s = state.load(ordering: .relaxed)
+        while true {
+            if s & 1 == 0 {
+                let (done, now) = state.compareExchange(expected: s, desired: s | 1, ordering: .acquiring)
+                if done { mu.unlock(); return }
+                s = now
+                continue
+            }
+            let (counted, now) = state.compareExchange(expected: s, desired: s + 2, ordering: .relaxed)
+            if counted { break }
+            s = now
         }
         waiters.push(gp)
-        // Woken by unlock with ownership already transferred to us.
+        // Woken by unlock with ownership already transferred to us (the unlocker's releasing
+        // update of `state` and the park/ready handshake order its critical section first).
         gopark(.mutex, parkUnlockLock, mu.raw)
     }
 
     /// Takes the lock if it is free.
     public func tryLock() -> Bool {
-        let rt = runtimeEnter()
-        defer { runtimeExit(rt) }
-        mu.lock()
-        defer { mu.unlock() }
-        if locked { return false }
-        locked = true
-        return true
+        var s = state.load(ordering: .relaxed)
+        while s & 1 == 0 {
+            let (done, now) = state.compareExchange(expected: s, desired: s | 1, ordering: .acquiring)
+            if done { return true }
+            s = now
+        }
+        return false
     }
 
     /// Releases the lock; the first waiter, if any, becomes the owner. Unlocking an unlocked
     /// GoMutex traps.
     public func unlock() {
+        // releasing: our critical section happens before the next holder's.
+        if state.compareExchange(expected: 1, desired: 0, ordering: .releasing).exchanged { return }
         let rt = runtimeEnter()
         defer { runtimeExit(rt) }
         let (mp, _) = currentG("GoMutex.unlock")
         mu.lock()
-        if !locked {
+        // Stable while we hold `mu` and bit 0: lockers change it only under `mu` or from 0.
+        if state.load(ordering: .relaxed) & 1 == 0 {
             mu.unlock()
             fatal("unlock of unlocked GoMutex")
         }
         if let g = waiters.pop(gen: mp.pointee.sched.pointee.gen) {
+            // Bit 0 stays set: ownership passes to g. releasing: our critical section
+            // happens before g's.
+            state.wrappingSubtract(2, ordering: .releasing)
             mu.unlock()
-            goready(g) // `locked` stays true: ownership passes to g
+            goready(g)
             return
         }
-        locked = false
+        // No waiter left: unlocked, and the count reset (`pop` drops waiters left parked by a
+        // run that ended, which were counted).
+        state.store(0, ordering: .releasing)
         mu.unlock()
     }
 

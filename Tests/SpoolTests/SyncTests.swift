@@ -70,6 +70,20 @@ import Testing
         #expect(results.value == [true, false, true, true])
     }
 
+    @Test func unlockingAnUnlockedGoMutexTraps() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            try? Runtime.run(maxProcs: 1) {
+                let mu = GoMutex()
+                mu.lock()
+                mu.unlock()
+                mu.unlock()
+            }
+        }
+        if let result {
+            #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("unlock of unlocked GoMutex"))
+        }
+    }
+
     @Test func negativeWaitGroupTraps() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             try? Runtime.run(maxProcs: 1) { WaitGroup().done() }
