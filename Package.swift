@@ -65,6 +65,7 @@ let package = Package(
                           swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "TightLoop", dependencies: ["Spool"], path: "examples/TightLoop",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "MixedLoad", dependencies: ["Spool"], path: "examples/MixedLoad", swiftSettings: [.swiftLanguageMode(.v5)]),
         // Runtime benchmarks, run beside Go's versions by tools/bench-runtime.sh (not a test).
         .executableTarget(name: "SpoolBench", dependencies: ["Spool"], path: "tools/SpoolBench",
                           swiftSettings: [.swiftLanguageMode(.v5)]),
