@@ -92,6 +92,7 @@ func preemptPark(_ kind: PreemptKind) {
     traceGoStatus(pp, gp, .running)
     traceEv(pp.pointee.trace, .preempted, UInt64(kind.rawValue))
     traceEv(pp.pointee.trace, .goStop, UInt64(StopReason.preempted.rawValue))
+    pp.pointee.justPreempted = gp
     mcall(mp, .gosched)
 }
 

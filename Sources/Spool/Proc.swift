@@ -322,6 +322,7 @@ func execute(_ mp: MPtr, _ gp: GPtr, inheritTime: Bool) {
     mp.pointee.curg = gp
     gp.pointee.m = mp
     gp.pointee.status = .running
+    pp.pointee.justPreempted = nil
     if !inheritTime { pp.pointee.schedtick &+= 1 }
     let ctx = gp.pointee.ctx
     if ctx.pointee.sp == nil {
@@ -400,10 +401,16 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
         guard let pp = mp.pointee.p else { return nil }
         checkTimers(s, pp)
 
-        // Fairness: every 61st tick, the global queue first (Go's constant).
+        // Fairness: every 61st tick, the global queue first (Go's constant). Fairness is for
+        // goroutines that waited: not for the one this P just preempted after a whole quantum,
+        // when it is alone there (in Go it wins back the P on such a tick ahead of the local
+        // queue, and a goroutine woken beside a spinner waits two quanta instead of one).
         if pp.pointee.schedtick % 61 == 0 && s.pointee.runqsize.load(ordering: .relaxed) > 0 {
             s.pointee.lock.lock()
-            let gp = globrunqget(s, pp, max: 1)
+            var gp: GPtr? = nil
+            if !(s.pointee.runqsize.load(ordering: .relaxed) == 1 && s.pointee.runqhead == pp.pointee.justPreempted) {
+                gp = globrunqget(s, pp, max: 1)
+            }
             s.pointee.lock.unlock()
             if let gp { return (gp, false) }
         }

@@ -162,6 +162,9 @@ struct P: ~Copyable {
     /// Consecutive Gs run from `runnext` inheriting the time slice (owner only). See
     /// "Bounded inheritance" in Proc.swift.
     var inheritStreak: UInt32 = 0
+    /// The G this P last stopped for a preemption, until the P runs its next G (owner only):
+    /// the 61st-tick fairness pick skips it (Proc.swift, `findRunnable`).
+    var justPreempted: GPtr? = nil
 
     /// Per-P caches, touched only by the owner (no lock), as Go's `p.gFree` and stack cache:
     /// dead G structs, and default-size stacks of Gs that just ended (resident, linked through

@@ -137,6 +137,7 @@ func sysmon(_ mp: MPtr) {
     var idle = 0
     var delayNs: Int64 = 20_000
     var lastReclaim = spool_nanotime()
+    var capNs = Int64.max
     while true {
         if idle == 0 {
             delayNs = 20_000
@@ -144,6 +145,9 @@ func sysmon(_ mp: MPtr) {
             delayNs *= 2
         }
         if delayNs > 10_000_000 { delayNs = 10_000_000 }
+        // A running P: wake by its quantum's end, and often enough to see a new G start
+        // (applied after the backoff, which would otherwise double it).
+        if delayNs > capNs { delayNs = capNs }
         // acquiring: pairs with mainDone's releasing store.
         if s.pointee.exiting.load(ordering: .acquiring) { return }
         _ = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
@@ -155,11 +159,7 @@ func sysmon(_ mp: MPtr) {
         } else {
             idle += 1
         }
-        // A running P: wake by its quantum's end, and often enough to see a new G start.
-        if nextDue != Int64.max {
-            let cap = max(min(nextDue - now, s.pointee.quantumNs / 10), 20_000)
-            if delayNs > cap { delayNs = cap }
-        }
+        capNs = nextDue == Int64.max ? Int64.max : max(min(nextDue - now, s.pointee.quantumNs / 10), 20_000)
         sysmonPollNetwork(s, now)
         if now - lastReclaim >= 10_000_000 {
             lastReclaim = now
