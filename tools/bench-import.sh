@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Import throughput on generated traces, beside a baseline measured in the same run: plain
-# 32-row multi-row INSERTs of the same number of rows through the same SQLite wrapper
-# (`spool bench-baseline`). Reports events/s, rows/s and peak RSS (GNU time's %M).
+# inserts of the same number of 6-integer rows through the same SQLite wrapper and row writer
+# (`spool bench-baseline`: TableWriter's block inserts, no trace reading, no tracking). Reports events/s, rows/s and peak RSS (GNU time's %M).
 #
-# Usage: tools/bench-import.sh [sizes...]   (default: 1000000 10000000)
+# Usage: [SPOOL_SCRATCH_PATH=DIR] tools/bench-import.sh [sizes...]   (default: 1000000 10000000)
 # Benchmarks only: nothing here is a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000000 10000000)
 
-swift build -c release --product spool >/dev/null
-spool=$(swift build -c release --show-bin-path)/spool
+# SPOOL_SCRATCH_PATH=DIR builds in DIR instead of .build (a private build directory, so that
+# benchmarking does not fight over .build with other builds of the same tree).
+scratch=()
+[ -z "${SPOOL_SCRATCH_PATH:-}" ] || scratch=(--scratch-path "$SPOOL_SCRATCH_PATH")
+swift build "${scratch[@]}" -c release --product spool >/dev/null
+spool=$(swift build "${scratch[@]}" -c release --show-bin-path)/spool
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

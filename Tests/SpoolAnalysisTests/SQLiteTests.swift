@@ -72,12 +72,12 @@ import Testing
 }
 
 @Test(arguments: [false, true])
-func tableWriterWritesFullStepsAndTheTail(pipelined: Bool) throws {
+func tableWriterWritesFullBlocksAndTheTail(pipelined: Bool) throws {
     let db = try Database(path: ":memory:")
     try db.execute("CREATE TABLE t (a INTEGER, b INTEGER)")
     let store = pipelined ? StoreThread() : nil
     let w = try TableWriter(database: db, table: "t", columns: ["a", "b"], store: store)
-    let n = RowBlock.rows * 2 + 70  // two full blocks, then two 32-row steps and 6 single rows
+    let n = RowBlock.rows * 2 + 70  // two full blocks, then a partial one
     for i in 0..<n {
         w.put(Int64(i))
         w.put(i % 3 == 0 ? TableWriter.null : Int64(-i))
@@ -91,6 +91,38 @@ func tableWriterWritesFullStepsAndTheTail(pipelined: Bool) throws {
     #expect(try db.scalarInt("SELECT sum(a) FROM t") == Int64((n - 1) * n / 2))
     #expect(try db.scalarInt("SELECT b FROM t WHERE a = 68") == -68)
     #expect(try db.scalarInt("SELECT count(*) FROM t WHERE rowid != a + 1") == 0)  // order kept
+}
+
+@Test func tableWriterKeepsEveryInt64ButTheNullSentinel() throws {
+    let db = try Database(path: ":memory:")
+    try db.execute("CREATE TABLE t (a INTEGER, b INTEGER, c INTEGER)")
+    let w = try TableWriter(database: db, table: "t", columns: ["a", "b", "c"])
+    let values: [Int64] = [0, 1, -1, Int64.max, Int64.min + 1, 1 << 40, TableWriter.null]
+    for v in values {
+        w.put(v)
+        w.put(TableWriter.null)
+        w.put(v)
+        try w.endRow()
+    }
+    try w.flush()
+    let stmt = try db.prepare("SELECT a, b, c FROM t ORDER BY rowid")
+    var got: [Int64?] = []
+    while try stmt.step() {
+        #expect(stmt.isNull(1))
+        #expect(stmt.optionalInt64(0) == stmt.optionalInt64(2))
+        got.append(stmt.optionalInt64(0))
+    }
+    #expect(got == values.map { $0 == TableWriter.null ? nil : $0 })
+}
+
+@Test func rowSourceCannotBeReadWithoutABoundBlock() throws {
+    let db = try Database(path: ":memory:")
+    try db.registerRowSource()
+    // SQL text cannot forge the pointer: an integer or text argument reads as no rows.
+    #expect(try db.scalarInt("SELECT count(*) FROM spool_rows(12345)") == 0)
+    #expect(try db.scalarInt("SELECT count(*) FROM spool_rows('x')") == 0)
+    // Without the argument there is no plan.
+    #expect(throws: SQLiteError.self) { _ = try db.scalarInt("SELECT count(*) FROM spool_rows") }
 }
 
 @Test func storeThreadReportsInsertErrors() throws {

@@ -4,7 +4,8 @@
 //
 // Storage choices (measured in notes/sqlite-import.md): a fresh file, `page_size=65536` before
 // the first table, `journal_mode=OFF`, `synchronous=OFF`, `locking_mode=EXCLUSIVE`, everything
-// in one transaction, 32-row INSERT steps, and indexes built after the load with SQLite's
+// in one transaction, one INSERT step per 1024-row block (through the `spool_rows` virtual
+// table, no bind per value: RowSource.swift), and indexes built after the load with SQLite's
 // default (small) cache.
 //
 // Two threads: this one reads, orders and tracks; a store thread (`StoreThread`) inserts full

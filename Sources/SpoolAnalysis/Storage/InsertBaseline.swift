@@ -1,5 +1,6 @@
-// The baseline the import benchmark is judged against (BENCHMARKS.md): plain multi-row INSERTs
-// of integer rows through the same wrapper, pragmas and 32-row steps the importer uses, with no
+// The baseline the import benchmark is judged against (BENCHMARKS.md): plain INSERTs
+// of integer rows through the same wrapper, pragmas and block inserts (`TableWriter`, one step
+// per 1024-row block through the `spool_rows` virtual table) the importer uses, with no
 // trace reading and no tracking. Import time / baseline time says how much the pipeline costs on
 // top of SQLite's own insert rate.
 

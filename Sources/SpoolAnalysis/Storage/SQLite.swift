@@ -160,6 +160,17 @@ public final class Database {
 
     /// Rows changed by the last INSERT/UPDATE/DELETE.
     public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Whether `spool_rows` (RowSource.swift) is registered on this connection.
+    private var rowSourceRegistered = false
+
+    /// Registers the `spool_rows` virtual table on this connection, once.
+    func registerRowSource() throws {
+        if rowSourceRegistered { return }
+        let rc = RowSourceTable.register(on: handle)
+        if rc != SQLITE_OK { throw error(code: rc, sql: nil) }
+        rowSourceRegistered = true
+    }
 }
 
 /// The storage class of a column value.

@@ -2,10 +2,12 @@
 //
 // Every derived table the importer writes has only integer columns (kinds, reasons and causes
 // are integer codes; their names live in small lookup tables). A `TableWriter` collects rows in
-// blocks of `Int64` and inserts them 32 at a time through one prepared
-// `INSERT ... VALUES (?,..),(?,..),...` statement: measured at about twice the rate of one row
-// per step (`notes/sqlite-import.md`). The tail of a block (fewer than 32 rows) goes through a
-// one-row statement.
+// blocks of `Int64` and inserts a whole block with one step of one prepared
+// `INSERT INTO t (...) SELECT c0, ... FROM spool_rows(?)`: the `spool_rows` virtual table
+// (RowSource.swift) hands SQLite the block's values in place, with no bind per value.
+// Rejected: 32-row `INSERT ... VALUES (?,..),(?,..),...` statements with one
+// `sqlite3_bind_int64` per value (twice the rate of one row per step, notes/sqlite-import.md,
+// but binding cost the store thread a third more than the virtual table does).
 //
 // Two ways to run:
 // - Synchronous (no `StoreThread`): a block is inserted as soon as it is full, on the caller's
@@ -31,7 +33,7 @@ import Foundation
 
 /// A block of rows of one table, row-major.
 final class RowBlock {
-    /// Rows per block (a multiple of 32).
+    /// Rows per block (one INSERT step each).
     static let rows = 1024
     /// Most columns of any table the importer writes.
     static let maxColumns = 10
@@ -47,12 +49,10 @@ final class RowBlock {
     deinit { values.deallocate() }
 }
 
-/// Buffers integer rows for one table and inserts them in multi-row steps.
+/// Buffers integer rows for one table and inserts them a block per step.
 final class TableWriter {
     /// The value `put` takes for SQL NULL.
     static let null = Int64.min
-    /// Rows per multi-row INSERT step.
-    static let rowsPerStep = 32
 
     /// The table name.
     let table: String
@@ -61,8 +61,8 @@ final class TableWriter {
     /// Rows put so far (written or still buffered).
     var rowCount: Int { cursor.pointee.rowCount }
 
-    private let multi: Statement
-    private let single: Statement
+    /// `INSERT INTO t (...) SELECT c0, ... FROM spool_rows(?)`: one step inserts one block.
+    private let insertBlock: Statement
     private let store: StoreThread?
     /// The block being filled (the cursor writes into it).
     private var block: RowBlock
@@ -86,10 +86,9 @@ final class TableWriter {
         precondition(names.count <= RowBlock.maxColumns, "TableWriter: \(table) has more than \(RowBlock.maxColumns) columns")
         self.table = table
         self.columns = names.count
-        let row = "(" + Array(repeating: "?", count: names.count).joined(separator: ",") + ")"
-        let head = "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES "
-        multi = try database.prepare(head + Array(repeating: row, count: Self.rowsPerStep).joined(separator: ","))
-        single = try database.prepare(head + row)
+        try database.registerRowSource()
+        insertBlock = try database.prepare(
+            "INSERT INTO \(table) (\(names.joined(separator: ", "))) SELECT \(RowSourceTable.columns(names.count)) FROM \(RowSourceTable.name)(?)")
         self.store = store
         let block = try store?.freeBlock() ?? RowBlock()
         self.block = block
@@ -142,34 +141,18 @@ final class TableWriter {
         cursor.pointee.count = 0
     }
 
-    /// Inserts the rows of `block`: 32-row steps, then single rows. Runs on the thread that
-    /// owns the connection (see "One thread per connection").
+    /// Inserts the rows of `block` in one step. Runs on the thread that owns the connection
+    /// (see "One thread per connection").
     func insert(_ block: RowBlock) throws {
-        let stepValues = columns * Self.rowsPerStep
-        var i = 0
-        while block.count - i >= stepValues {
-            bind(multi, block.values + i, count: stepValues)
-            try multi.step()
-            multi.reset()
-            i += stepValues
-        }
-        while i < block.count {
-            bind(single, block.values + i, count: columns)
-            try single.step()
-            single.reset()
-            i += columns
-        }
-    }
-
-    @inline(__always)
-    private func bind(_ stmt: Statement, _ values: UnsafeMutablePointer<Int64>, count: Int) {
-        for i in 0..<count {
-            let v = values[i]
-            if v == Self.null {
-                stmt.bindNull(at: Int32(i + 1))
-            } else {
-                stmt.bind(v, at: Int32(i + 1))
-            }
+        assert(block.count % columns == 0, "TableWriter(\(table)).insert: partial row in block")
+        if block.count == 0 { return }
+        var source = RowSource(values: block.values, rows: block.count / columns, columns: columns)
+        try withUnsafeMutablePointer(to: &source) { p in
+            // SAFETY: `p` is read by spool_rows' xFilter during this step only; the reset below
+            // ends the scan before `source` goes away.
+            insertBlock.checkBind(RowSourceTable.bind(p, to: insertBlock.handle, at: 1), 1)
+            defer { insertBlock.reset() }
+            try insertBlock.step()
         }
     }
 }
