@@ -250,6 +250,38 @@ func preemptionsParked() -> UInt64 { PreemptStats.read().parked }
         #expect(order[1] == 1)
     }
 
+    /// A goroutine woken by its timer beside a spinner on the only P runs as soon as the spinner
+    /// is preempted, every time: the 61st-tick fairness pick of the global queue does not hand
+    /// the P back to the spinner it just preempted (which made every ~30th sleep wait a second
+    /// quantum). Checked on the event order of a trace, not on timings.
+    @Test func wokenGoroutineRunsAtTheNextPreemption() throws {
+        let sleeper = Atomic<Int>(0)
+        let path = try runTraced(maxProcs: 1, quantumNs: 1_000_000) {
+            sleeper.store(Runtime.currentGoroutineID!, ordering: .relaxed)
+            let stop = Atomic<Bool>(false)
+            go {
+                var n: UInt64 = 0
+                while !stop.load(ordering: .relaxed) { n &+= 1 }
+            }
+            for _ in 0..<150 { Runtime.sleep(for: .microseconds(200)) }
+            stop.store(true, ordering: .relaxed)
+        }
+        defer { unlink(path) }
+        let t = try readTrace(path)
+        let g = UInt64(sleeper.load(ordering: .relaxed))
+        var wakes = 0, late = 0
+        var woken = false
+        for e in t.events {
+            if e.kind == .goWake && e.a0 == g { woken = true; wakes += 1 }
+            if e.kind == .goStart && woken {
+                if e.a0 != g { late += 1 }
+                woken = false
+            }
+        }
+        #expect(wakes >= 140)
+        #expect(late == 0, "the spinner ran first after \(late) of \(wakes) wakeups")
+    }
+
     /// A traced tight loop: sysmon's PreemptRequest and the loop's Preempted(async) reach the
     /// `preemptions` table with a delay.
     @Test func preemptionsAreTraced() throws {
