@@ -47,6 +47,9 @@ struct TraceOwner {
     var enc: BatchEncoder? = nil
     var seq: UInt64 = 0
     var lost: UInt64 = 0
+    /// Events this owner wrote or lost in session `sessionID` (`TraceLost` records aside), so a
+    /// test can check that every event is either in the file or counted as lost.
+    var emitted: UInt64 = 0
     let owner: BatchOwner
     /// The runtime instance of the owner: a thread of an earlier instance (still running an
     /// abandoned goroutine) never writes into a later instance's trace.
@@ -160,9 +163,11 @@ func traceWrite(_ t: UnsafeMutablePointer<TraceOwner>, _ kind: EventKind,
         || ticks &- t.pointee.enc!.baseTicks > traceClock.flushAgeTicks {
         if !traceRefill(t, ticks, kind) {
             t.pointee.lost &+= 1
+            t.pointee.emitted &+= 1
             return
         }
     }
+    t.pointee.emitted &+= 1
     switch kind.argCount {
     case 0: t.pointee.enc!.append(kind, ticks: ticks)
     case 1: t.pointee.enc!.append(kind, ticks: ticks, a0)
@@ -183,6 +188,7 @@ func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64, _ kind:
         t.pointee.enc = nil
         t.pointee.seq = 0
         t.pointee.lost = 0
+        t.pointee.emitted = 0
         t.pointee.sessionID = sess.id
         firstInSession = true
     }
@@ -204,6 +210,7 @@ func traceRefill(_ t: UnsafeMutablePointer<TraceOwner>, _ ticks: UInt64, _ kind:
     if firstInSession && t.pointee.owner.kind == .p && kind != .procStart,
        let mp = getm(), let pp = mp.pointee.p, UInt32(pp.pointee.id) == t.pointee.owner.id {
         enc.append(.procStart, ticks: ticks, UInt64(mp.pointee.id))
+        t.pointee.emitted &+= 1
     }
     t.pointee.enc = enc
     // releasing: pairs with stopTrace's acquiring load.
@@ -241,6 +248,9 @@ final class TraceSession {
     /// Test hook: the flusher waits this long before writing each batch, so that a writer with
     /// a capped pool surely outruns it (however the OS schedules the two threads).
     nonisolated(unsafe) static var testFlushDelayNs: Int64? = nil
+    /// Test hook: events emitted (written or lost) in the last finished session, summed over
+    /// its owners once recording stopped.
+    nonisolated(unsafe) static var testLastEventsEmitted: UInt64 = 0
     let id = TraceSession.idgen.wrappingAdd(1, ordering: .relaxed).newValue
     let path: String
     let fd: Int32
@@ -440,11 +450,31 @@ final class TraceSession {
         wake.wakeup()
         stopped.sleep()
         writeLostCounts(endTicks: endTicks)
+        TraceSession.testLastEventsEmitted = countEmitted()
         writeAll(FrameLayout.endFrame(batchCount: batchesWritten, endTicks: endTicks))
         close(fd)
         traceSessionLock.lock()
         if traceSessionRef === self { traceSessionRef = nil }
         traceSessionLock.unlock()
+    }
+
+    /// Events every owner of this session emitted (see `TraceOwner.emitted`). Context: `finish`,
+    /// after recording stopped.
+    private func countEmitted() -> UInt64 {
+        let s = sched
+        s.pointee.lock.lock()
+        defer { s.pointee.lock.unlock() }
+        var total: UInt64 = 0
+        for i in 0..<s.pointee.procs {
+            let t = s.pointee.allp[i].pointee.trace
+            if t.pointee.sessionID == id { total &+= t.pointee.emitted }
+        }
+        var m = s.pointee.allm
+        while let mm = m {
+            if mm.pointee.trace.pointee.sessionID == id { total &+= mm.pointee.trace.pointee.emitted }
+            m = mm.pointee.alllink
+        }
+        return total
     }
 
     /// Owners that dropped events and never got a buffer again still owe their `TraceLost`:

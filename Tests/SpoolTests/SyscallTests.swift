@@ -39,7 +39,10 @@ private func installCountingHandler() {
     sigaction(SIGUSR2, &sa, nil)
 }
 
-/// Threads (pthread_t) currently inside a blocking call, recorded by the callers.
+/// Threads (pthread_t) currently inside a blocking call, recorded by the callers. The OS lock is
+/// only ever held with preemption off: a goroutine preempted while holding it would let the
+/// next goroutine on the same thread die with "Recursive call to lock Mutex" (the notes'
+/// "OS locks held across a preemption point" hazard).
 final class ThreadSet: @unchecked Sendable {
     private let lock = Mutex<[pthread_t]>([])
     /// Records the calling thread, first unblocking SIGUSR2 in it (M threads inherit the signal
@@ -49,13 +52,15 @@ final class ThreadSet: @unchecked Sendable {
         sigemptyset(&set)
         sigaddset(&set, SIGUSR2)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        lock.withLock { $0.append(t) }
+        Runtime.withoutPreemption { lock.withLock { $0.append(t) } }
     }
-    func remove(_ t: pthread_t) { lock.withLock { $0.removeAll { $0 == t } } }
+    func remove(_ t: pthread_t) { Runtime.withoutPreemption { lock.withLock { $0.removeAll { $0 == t } } } }
     func signalAll() -> Int {
-        lock.withLock { ts in
-            for t in ts { pthread_kill(t, SIGUSR2) }
-            return ts.count
+        Runtime.withoutPreemption {
+            lock.withLock { ts in
+                for t in ts { pthread_kill(t, SIGUSR2) }
+                return ts.count
+            }
         }
     }
 }
