@@ -2,6 +2,7 @@
 
 import Testing
 @testable import SpoolAnalysis
+import Foundation
 
 @Test func badSQLCarriesSQLitesMessage() throws {
     let db = try Database(path: ":memory:")
@@ -138,4 +139,24 @@ func tableWriterWritesFullBlocksAndTheTail(pipelined: Bool) throws {
     try? w.flush()
     let e = #expect(throws: SQLiteError.self) { try store.finish() }
     #expect(e?.message == "NOT NULL constraint failed: t.a")
+}
+
+/// Both benchmark baselines insert exactly the rows asked for, with the same values (a row count
+/// that is not a multiple of either batch size exercises the short last statement and block).
+@Test func insertBaselinesAgree() throws {
+    let dir = "/tmp/spool-baseline-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    var sums: [String] = []
+    for mode in InsertBaseline.Mode.allCases {
+        let path = "\(dir)-\(mode.rawValue).db"
+        defer { unlink(path) }
+        _ = try InsertBaseline.run(rows: 2_500, dbPath: path, mode: mode)
+        let db = try Database(path: path)
+        #expect(try db.scalarInt("SELECT count(*) FROM t") == 2_500)
+        #expect(try db.scalarInt("SELECT count(DISTINCT a) FROM t") == 2_500)
+        let s = try db.prepare("SELECT sum(a), sum(b), sum(c), sum(d), sum(e), sum(f) FROM t")
+        #expect(try s.step())
+        sums.append((0..<6).map { "\(s.int64(Int32($0)))" }.joined(separator: ","))
+        #expect(throws: (any Error).self) { _ = try InsertBaseline.run(rows: 1, dbPath: path, mode: mode) }
+    }
+    #expect(sums.count == 2 && sums[0] == sums[1])
 }
