@@ -595,6 +595,12 @@ func pidleget(_ s: SchedPtr) -> PPtr? {
     s.pointee.pidle = pp.pointee.link
     pp.pointee.link = nil
     s.pointee.npidle.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+    // sequentiallyConsistent: partner of sysmon's store before its last look at npidle
+    // ("Deep sleep" in Sysmon.swift): either it sees this P taken or we see it waiting.
+    if s.pointee.sysmonWait.load(ordering: .sequentiallyConsistent)
+        && s.pointee.sysmonWait.exchange(false, ordering: .sequentiallyConsistent) {
+        s.pointee.sysmonNote.wakeup()
+    }
     return pp
 }
 

@@ -250,6 +250,11 @@ struct Sched: ~Copyable {
     /// Ms kept however long they idle. Set by `Runtime.run` before any M starts.
     var sysmonM: MPtr? = nil
     let sysmonNote = Note()
+    /// sysmon sleeps until a P leaves the idle list (Sysmon.swift, "Deep sleep"): set by
+    /// sysmon before it sleeps, taken by `pidleget`, which then wakes it.
+    let sysmonWait = Atomic<Bool>(false)
+    /// sysmon's passes through its loop (for tests: a sysmon that stopped sleeping shows here).
+    let sysmonCycles = Atomic<Int>(0)
     var maxThreads: Int = defaultMaxThreads
     var threadIdleNs: Int64 = defaultThreadIdleNs
     var threadFloor: Int = 0

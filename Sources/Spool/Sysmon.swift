@@ -18,9 +18,20 @@
 //     Netpoll.swift; Go's sysmon does the same).
 //
 // Backoff (Go's): sleep 20 µs between ticks while there is work; after 50 consecutive idle
-// ticks (about 1 ms with nothing retaken), double the sleep each tick up to 10 ms. Go also
-// lets sysmon sleep indefinitely when every P is idle; Spool's sysmon keeps its 10 ms tick
-// (it must notice idle threads to reclaim and the end of the run).
+// ticks (about 1 ms with nothing retaken), double the sleep each tick up to 10 ms.
+//
+// "Deep sleep" (Go's `sysmonwait`): while every P is idle there is nothing to retake or
+// preempt, so sysmon sets `sched.sysmonWait`, looks at `npidle` once more, and sleeps on its
+// note until `pidleget` takes a P (it clears the flag and wakes sysmon) — at most 10 ms, since
+// idle threads still need reclaiming and the network its 10 ms poll (Go sleeps up to 60 s
+// here). Woken, the backoff restarts at 20 µs. The store-then-load on each side (flag then
+// `npidle` for sysmon, `npidle` then flag for `pidleget`, all sequentially consistent) means
+// either sysmon sees the P taken or the taker sees sysmon waiting. A wakeup that arrives after
+// sysmon stopped waiting is consumed at the top of the next tick, so the note never stays set.
+// Measured effect (BENCHMARKS.md, echo at 1 connection on this KVM machine): a request that
+// finds every P idle now also wakes sysmon on the other vCPU, as in Go; without it, Spool's
+// single busy thread went to sleep between requests and every cross-vCPU wakeup paid the
+// hypervisor's halt exit (2.5-6.7k req/s against Go's 29-31k; with it 30-37k).
 //
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
 // and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
@@ -150,8 +161,26 @@ func sysmon(_ mp: MPtr) {
         if delayNs > capNs { delayNs = capNs }
         // acquiring: pairs with mainDone's releasing store.
         if s.pointee.exiting.load(ordering: .acquiring) { return }
-        _ = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
+        if s.pointee.npidle.load(ordering: .relaxed) == s.pointee.procs {
+            // "Deep sleep": every P is idle, so there is nothing to retake or preempt; sleep
+            // until a P leaves the idle list (`pidleget` wakes us), at most 10 ms (the network
+            // poll and the reclaim below still need their turns).
+            s.pointee.sysmonWait.store(true, ordering: .sequentiallyConsistent)
+            if s.pointee.npidle.load(ordering: .sequentiallyConsistent) == s.pointee.procs {
+                if s.pointee.sysmonNote.sleep(timeoutNs: 10_000_000) {
+                    idle = 0
+                    delayNs = 20_000
+                }
+            }
+            s.pointee.sysmonWait.store(false, ordering: .sequentiallyConsistent)
+        } else {
+            _ = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
+        }
         if s.pointee.exiting.load(ordering: .acquiring) { return }
+        // A wakeup from `pidleget` (possibly late, after we stopped waiting) is consumed here;
+        // the run's end is not (checked just above, and it sets `exiting` before waking us).
+        if s.pointee.sysmonNote.isSet { s.pointee.sysmonNote.clear() }
+        s.pointee.sysmonCycles.wrappingAdd(1, ordering: .relaxed)
         let now = spool_nanotime()
         var nextDue = Int64.max
         if retake(s, mp, ticks, now, &nextDue) != 0 {

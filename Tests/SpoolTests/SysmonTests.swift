@@ -125,4 +125,29 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
         #expect(received[0] == n)
         #expect((0..<n).allSatisfy { runs[$0] == 1 })
     }
+
+    /// While every P is idle, sysmon sleeps until a P is taken (at most 10 ms at a time), and
+    /// a P taken later wakes it: a spinner started after 300 idle ms is still preempted, and
+    /// the idle stretch costs sysmon a few dozen passes, not a busy loop (a wakeup left set
+    /// on its note would make every later sleep return at once).
+    @Test func sysmonSleepsWhileEveryPIsIdleAndWakesForWork() throws {
+        // 0: sysmon passes over 300 idle ms, 1: the spinner's P was taken back (1 = yes).
+        let seen = Counters(2)
+        try runSerially(maxProcs: 1) {
+            let s = activeSched!
+            Runtime.sleep(for: .milliseconds(20))
+            let c0 = s.pointee.sysmonCycles.load(ordering: .relaxed)
+            Runtime.sleep(for: .milliseconds(300))
+            let c1 = s.pointee.sysmonCycles.load(ordering: .relaxed)
+            seen.add(0, c1 - c0)
+            // One P: the sleeper's wakeup needs the spinner preempted.
+            let stop = Counters(1)
+            go { while stop[0] == 0 {} }
+            Runtime.sleep(for: .milliseconds(50))
+            seen.add(1)
+            stop.add(0)
+        }
+        #expect(seen[0] > 0 && seen[0] < 200, "sysmon passes in 300 idle ms: \(seen[0])")
+        #expect(seen[1] == 1)
+    }
 }
