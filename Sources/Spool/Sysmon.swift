@@ -205,6 +205,15 @@ func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<Sysmon
             _ nextDue: inout Int64) -> Int {
     var n = 0
     let quantum = s.pointee.quantumNs
+    // "Overdue timers": with no idle P, a timer fires only when some P passes through the
+    // scheduler. If one is due, the first G found running for at least quantum/10 is asked to
+    // stop now rather than at the end of its quantum (Spool's own rule; Go waits for the
+    // quantum, which is why a 1 ms sleep beside a spinner at GOMAXPROCS 1 is ~20 ms late).
+    // relaxed: hints; a stale value only moves one request by a tick.
+    let timerWhen = s.pointee.timer0When.load(ordering: .relaxed)
+    let noIdleP = s.pointee.npidle.load(ordering: .relaxed) == 0
+    var timerOverdue = noIdleP && timerWhen != 0 && timerWhen <= now
+    let minStint = max(quantum / 10, 100_000)
     for i in 0..<s.pointee.procs {
         let pp = s.pointee.allp[i]
         // relaxed: a hint; the CAS below decides.
@@ -216,12 +225,18 @@ func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<Sysmon
             if ticks[i].run.schedtick != t {
                 ticks[i].run = SysmonRunTick(schedtick: t, schedwhen: now, signalled: 0)
                 nextDue = min(nextDue, now + quantum)
-            } else if now - ticks[i].run.schedwhen >= quantum {
+                if noIdleP && timerWhen != 0 { nextDue = min(nextDue, max(timerWhen, now + minStint)) }
+            } else if now - ticks[i].run.schedwhen >= quantum
+                        || (timerOverdue && now - ticks[i].run.schedwhen >= minStint) {
+                if now - ticks[i].run.schedwhen < quantum { timerOverdue = false }
                 preemptone(s, sysmonM, pp, &ticks[i].run, now)
                 nextDue = min(nextDue, now + max(quantum / 20, 100_000))
                 n += 1
             } else {
                 nextDue = min(nextDue, ticks[i].run.schedwhen + quantum)
+                if noIdleP && timerWhen != 0 {
+                    nextDue = min(nextDue, max(timerWhen, ticks[i].run.schedwhen + minStint))
+                }
             }
             continue
         }

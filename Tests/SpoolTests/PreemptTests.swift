@@ -282,6 +282,31 @@ func preemptionsParked() -> UInt64 { PreemptStats.read().parked }
         #expect(late == 0, "the spinner ran first after \(late) of \(wakes) wakeups")
     }
 
+    /// With no idle P, a due timer gets the running goroutine preempted once it has run a tenth
+    /// of the quantum, not at the quantum's end ("Overdue timers" in Sysmon.swift). With a
+    /// 400 ms quantum, five 1 ms sleeps beside a spinner on the only P take about 5 × 40 ms;
+    /// waiting for the quantum would take over 5 × 400 ms. The bound sits far from both.
+    @Test func overdueTimerPreemptsBeforeTheQuantum() throws {
+        let elapsed = Atomic<Int64>(0)
+        try withPreemptSettings(quantumNs: 400_000_000) {
+            try Runtime.run(maxProcs: 1) {
+                let stop = Atomic<Bool>(false)
+                go {
+                    var n: UInt64 = 0
+                    while !stop.load(ordering: .relaxed) { n &+= 1 }
+                }
+                Runtime.yield() // the spinner runs; main comes back at its first preemption
+                let t0 = spool_nanotime()
+                for _ in 0..<5 { Runtime.sleep(for: .milliseconds(1)) }
+                elapsed.store(spool_nanotime() - t0, ordering: .relaxed)
+                stop.store(true, ordering: .relaxed)
+            }
+        }
+        let ms = elapsed.load(ordering: .relaxed) / 1_000_000
+        #expect(ms >= 5)
+        #expect(ms < 1_200, "five 1 ms sleeps beside a spinner took \(ms) ms")
+    }
+
     /// A traced tight loop: sysmon's PreemptRequest and the loop's Preempted(async) reach the
     /// `preemptions` table with a delay.
     @Test func preemptionsAreTraced() throws {
