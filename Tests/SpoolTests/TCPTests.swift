@@ -147,6 +147,51 @@ func readFull(_ conn: TCPConnection, _ n: Int) throws -> [UInt8] {
         #expect(log.value == ["hello", "0", "0", "true", "true", "true"])
     }
 
+    /// Data that arrives between two reads, its edge-triggered event taken from epoll by the
+    /// poller while the reader is away (after a short read that emptied the socket), is read by
+    /// the next read: a readiness must not be lost between operations. (A tried optimization,
+    /// waiting for readiness before reading again after a short read, lost exactly this when
+    /// the operation start reset the readiness; a 5 s deadline turns a hang into a failure.)
+    @Test(arguments: [1, 2])
+    func dataArrivingBetweenReadsAfterAShortReadIsNotLost(procs: Int) throws {
+        let got = Box<[String]>([])
+        try runSerially(maxProcs: procs) {
+            let ln = try TCPListener(host: "127.0.0.1", port: 0)
+            let accepted = Channel<TCPConnection>(capacity: 1)
+            go { accepted.send(try! ln.accept()); accepted.send(try! ln.accept()) }
+            let client = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            let server = accepted.receive()!
+            server.setReadDeadline(.seconds(5))
+            // A second connection with a reader parked on it keeps the poller polling (it only
+            // polls while some goroutine waits on the network), so the event of the data sent
+            // below is taken from epoll while the first reader is away.
+            let idleClient = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+            defer { idleClient.close() }
+            go {
+                var b = [UInt8](repeating: 0, count: 8)
+                _ = try? idleClient.read(into: &b)
+            }
+            var buf = [UInt8](repeating: 0, count: 64)
+            for round in 0..<20 {
+                try client.write(Array("r\(round)".utf8))
+                do {
+                    let n = try server.read(into: &buf) // short: the queue is drained
+                    got.value.append(String(decoding: buf[0..<n], as: UTF8.self))
+                } catch { got.value.append("\(error)") }
+                // The next request arrives and is polled while the reader is not reading.
+                try client.write(Array("s\(round)".utf8))
+                Runtime.sleep(for: .milliseconds(round % 2 == 0 ? 5 : 0))
+                do {
+                    let n = try server.read(into: &buf)
+                    got.value.append(String(decoding: buf[0..<n], as: UTF8.self))
+                } catch { got.value.append("\(error)") }
+            }
+            accepted.receive()!.close()
+            client.close(); server.close(); ln.close()
+        }
+        #expect(got.value == (0..<20).flatMap { ["r\($0)", "s\($0)"] })
+    }
+
     /// Many connects, 8 goroutines at a time, all complete. A connect whose completion is lost
     /// leaves its goroutine parked for good; the main goroutine gives up after 20 s and fails.
     /// (Clearing the write slot after the connect call once lost completions; the echo tests
