@@ -60,8 +60,10 @@ public enum RuntimeError: Error, CustomStringConvertible {
 /// What the runtime keeps per goroutine across switches: Swift's exclusivity-checking access
 /// set and `errno` (read `errno` right after the call that set it anyway).
 ///
-/// No preemption yet: a goroutine that neither blocks nor yields keeps its processor (P) until
-/// it does. Call `Runtime.yield()` in long computations.
+/// Preemption: a goroutine that has run for the quantum (`SPOOL_QUANTUM_MS`, 10 ms; a tenth of
+/// it when every P is busy and a timer is due) is stopped at its next runtime call, or by a
+/// signal if it makes none (`SPOOL_ASYNCPREEMPT=0` turns signals off; see
+/// `Runtime.withoutPreemption`).
 ///
 /// Environment: `SPOOL_MAXPROCS` (number of Ps; default: CPUs available), `SPOOL_STACK_KB`
 /// (default goroutine stack), `SPOOL_TRACE=FILE` (record an execution trace),
