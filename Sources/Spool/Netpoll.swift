@@ -120,6 +120,11 @@ struct PollDesc: ~Copyable {
     let info = Atomic<UInt32>(0)
     let rg: UnsafeMutablePointer<PollSlot>
     let wg: UnsafeMutablePointer<PollSlot>
+    /// Set by the poller when an event says the peer shut down its side or the socket failed
+    /// (EPOLLRDHUP, EPOLLHUP, EPOLLERR); cleared by `pollOpen`. A reader that emptied the socket
+    /// checks it before waiting for readiness (TCP.swift, "Drained reads"): that event may have
+    /// been consumed already, and edge-triggered epoll will not repeat it. releasing/acquiring.
+    let readHup = Atomic<Bool>(false)
     /// Protects everything below.
     let lock = RuntimeLock()
     var closing = false
@@ -249,8 +254,11 @@ func publishInfo(_ pd: PollDescPtr) {
 /// Prepares for an operation in `mode`: fails if the fd is closing or the deadline passed,
 /// and clears a stale pdReady (the syscall about to run sees the current state itself).
 /// Go's poll_runtime_pollReset. Context: on a G, the only one using `mode` of `pd`.
-func pollReset(_ pd: PollDescPtr, _ mode: PollMode) -> PollError? {
+func pollReset(_ pd: PollDescPtr, _ mode: PollMode, keepReady: Bool = false) -> PollError? {
     if let e = netpollcheckerr(pd, mode) { return e }
+    // A caller that will wait before its syscall keeps a readiness that arrived since its last
+    // one (TCP.swift, "Drained reads"): with edge-triggered epoll it will not come again.
+    if keepReady { return nil }
     let slot = mode == .read ? pd.pointee.rg : pd.pointee.wg
     _ = slot.pointee.state.compareExchange(expected: pdReady, desired: pdNil, ordering: .sequentiallyConsistent)
     return nil

@@ -74,6 +74,7 @@ func pollOpen(_ fd: Int32) -> Result<PollDescPtr, NetError> {
     pd.pointee.wtimer = 0
     pd.pointee.rg.pointee.state.store(pdNil, ordering: .sequentiallyConsistent)
     pd.pointee.wg.pointee.state.store(pdNil, ordering: .sequentiallyConsistent)
+    pd.pointee.readHup.store(false, ordering: .releasing)
     publishInfo(pd)
     let tag = pd.pointee.fdseq.load(ordering: .relaxed)
     pd.pointee.lock.unlock()
@@ -183,5 +184,7 @@ func netpollHandleEvent(_ ev: UInt32, _ data: UInt64, blocking: Bool, _ list: in
     let read = ev & (epollIn | epollRdHup | epollHup | epollErr) != 0
     let write = ev & (epollOut | epollHup | epollErr) != 0
     if !read && !write { return 0 }
+    // releasing: before the reader is woken (or finds the readiness), it must see the hangup.
+    if ev & (epollRdHup | epollHup | epollErr) != 0 { pd.pointee.readHup.store(true, ordering: .releasing) }
     return netpollready(&list, pd, read: read, write: write)
 }

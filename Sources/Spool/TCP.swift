@@ -106,6 +106,15 @@ final class NetFD: @unchecked Sendable {
     let state = Atomic<UInt64>(0)
     let readLock = GoMutex()
     let writeLock = GoMutex()
+    /// "Drained reads": the last read returned fewer bytes than it asked for, so the socket's
+    /// receive queue was empty at that moment; data arriving later raises a new edge-triggered
+    /// event. The next read then waits for readiness before it tries, instead of paying a
+    /// system call for the EAGAIN it would almost surely get (a stale readiness costs that one
+    /// read again). Two things keep it from waiting for an event that already came: the
+    /// operation keeps a readiness the poller recorded since the last read (`pollReset`'s
+    /// `keepReady`), and a hangup seen by the poller (`PollDesc.readHup`: the peer's FIN may
+    /// have been consumed with the last data) skips the wait. Guarded by `readLock`.
+    var readDrained = false
     private static let closingBit: UInt64 = 1 << 63
 
     /// Registers `fd` with the poller; on failure closes `fd`.
@@ -181,7 +190,7 @@ final class NetFD: @unchecked Sendable {
         let lock = mode == .read ? readLock : writeLock
         lock.lock()
         defer { lock.unlock() }
-        if let e = pollReset(pd, mode) { throw NetError(e) }
+        if let e = pollReset(pd, mode, keepReady: mode == .read && readDrained) { throw NetError(e) }
         return try body()
     }
 
@@ -344,10 +353,17 @@ public final class TCPConnection: @unchecked Sendable {
     public func read(into buffer: inout [UInt8]) throws -> Int {
         if buffer.isEmpty { return 0 }
         return try nfd.withOp(.read) {
+            if nfd.readDrained {
+                nfd.readDrained = false
+                // acquiring: partner of the poller's releasing store.
+                if !nfd.pd.pointee.readHup.load(ordering: .acquiring) { try nfd.wait(.read) }
+            }
             while true {
                 let r = buffer.withUnsafeMutableBytes { sysRead(nfd.fd, $0.baseAddress!, $0.count) }
                 switch r {
-                case .ok(let n): return n
+                case .ok(let n):
+                    nfd.readDrained = n > 0 && n < buffer.count
+                    return n
                 case .wouldBlock: try nfd.wait(.read)
                 case .failure(let e): throw NetError(e, op: "read")
                 }

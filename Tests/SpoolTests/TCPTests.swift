@@ -192,6 +192,46 @@ func readFull(_ conn: TCPConnection, _ n: Int) throws -> [UInt8] {
         #expect(got.value == (0..<20).flatMap { ["r\($0)", "s\($0)"] })
     }
 
+    /// A reader parked on a connection whose peer sends its last bytes and closes at once:
+    /// the data and the FIN can arrive under one edge-triggered event, consumed by the wakeup,
+    /// and one read returns the data with the FIN taken too. The next read must still see end
+    /// of stream, not wait for an event that will not come (after a short read, reads wait for
+    /// readiness first unless the poller saw the hangup). A 5 s deadline turns a hang into a
+    /// failure.
+    @Test(arguments: [1, 2])
+    func lastBytesAndCloseTogetherStillEndTheStream(procs: Int) throws {
+        let results = Box<[String]>([])
+        try runSerially(maxProcs: procs) {
+            let ln = try TCPListener(host: "127.0.0.1", port: 0)
+            for round in 0..<40 {
+                let done = Channel<String>(capacity: 1)
+                go {
+                    guard let server = try? ln.accept() else { done.send("accept failed"); return }
+                    defer { server.close() }
+                    server.setReadDeadline(.seconds(5))
+                    var buf = [UInt8](repeating: 0, count: 64)
+                    var got: [UInt8] = []
+                    do {
+                        while true {
+                            let n = try server.read(into: &buf)
+                            if n == 0 { break }
+                            got += buf[0..<n]
+                        }
+                        done.send(String(decoding: got, as: UTF8.self))
+                    } catch { done.send("\(error)") }
+                }
+                let client = try TCPConnection.connect(host: "127.0.0.1", port: ln.port)
+                // Let the server park in its first read on some rounds, not on others.
+                if round % 2 == 0 { Runtime.sleep(for: .milliseconds(2)) }
+                try client.write(Array("bye\(round)".utf8))
+                client.close()
+                results.value.append(done.receive()!)
+            }
+            ln.close()
+        }
+        #expect(results.value == (0..<40).map { "bye\($0)" })
+    }
+
     /// Many connects, 8 goroutines at a time, all complete. A connect whose completion is lost
     /// leaves its goroutine parked for good; the main goroutine gives up after 20 s and fails.
     /// (Clearing the write slot after the connect call once lost completions; the echo tests
