@@ -12,10 +12,13 @@
 //
 // A full buffer — or one whose batch is older than 100 ms when the next event arrives — is
 // sealed and queued for the flusher thread, which writes it to the file and returns the buffer
-// to the free list. The flusher also seals the buffers of idle Ps (owned by nobody while on
-// `sched.pidle`, so it may touch them holding sched.lock) every 50 ms. So every event that
-// reached a buffer is on disk within about 100 ms, unless its P has stayed busy in one G since;
-// a SIGKILL leaves a file whose complete batches all import.
+// to the free list. The flusher wakes every 50 ms, or earlier once a quarter of the pool (at
+// most 4 buffers) or 64 small M batches are queued, and writes the whole queue with `writev`:
+// waking it for every batch cost 2-3% of the CPU per request of a one-connection echo server
+// (BENCHMARKS.md). It also seals the buffers of idle Ps (owned by nobody while on `sched.pidle`,
+// so it may touch them holding sched.lock) every 50 ms. So every event that reached a buffer is
+// on disk within about 150 ms, unless its P has stayed busy in one G since; a SIGKILL leaves a
+// file whose complete batches all import.
 //
 // When no buffer is free (the pool is capped at 8 + 4 per P, 64 KiB each), events are counted
 // per owner and the count is written as `TraceLost` first in that owner's next batch
@@ -261,6 +264,13 @@ final class TraceSession {
     private var allocated = 0
     private var maxBuffers = 16
     private var queue: [(UnsafeMutablePointer<UInt8>, Int)] = []
+    /// Pool and small (M) buffers in `queue`: the flusher is woken when either count reaches
+    /// its threshold (`submit`), else by its 50 ms tick, so a light trace costs a few large
+    /// writes a second instead of one wakeup and one write per batch.
+    private var queuedPool = 0
+    private var queuedSmall = 0
+    /// Small batches queued before the flusher is woken early.
+    private static let wakeAfterSmall = 64
     private var stopping = false
     private var flusherRunning = false
     /// Sched whose idle Ps the flusher sweeps, and its instance.
@@ -355,9 +365,19 @@ final class TraceSession {
             return
         }
         queue.append((b, count))
-        let first = queue.count == 1
+        // Pool buffers: wake early enough that writers never run out (a quarter of the pool,
+        // at least one, at most 4 × 64 KiB). Waking once per threshold crossing is enough:
+        // the flusher takes the whole queue.
+        let wakeNow: Bool
+        if small.contains(b) {
+            queuedSmall += 1
+            wakeNow = queuedSmall == TraceSession.wakeAfterSmall
+        } else {
+            queuedPool += 1
+            wakeNow = queuedPool == max(1, min(4, maxBuffers / 4))
+        }
         lock.unlock()
-        if first { wake.wakeup() }
+        if wakeNow { wake.wakeup() }
     }
 
     fileprivate func flusherLoop() {
@@ -396,12 +416,52 @@ final class TraceSession {
             if queue.isEmpty { lock.unlock(); return }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
+            queuedPool = 0
+            queuedSmall = 0
             lock.unlock()
-            for (b, n) in batch {
-                if let d = TraceSession.testFlushDelayNs { spool_usleep_ns(d) }
-                writeAll(UnsafeBufferPointer(start: b, count: n))
-                batchesWritten += 1
-                putBuffer(b)
+            if let d = TraceSession.testFlushDelayNs {
+                for (b, n) in batch {
+                    spool_usleep_ns(d)
+                    writeAll(UnsafeBufferPointer(start: b, count: n))
+                    batchesWritten += 1
+                    putBuffer(b)
+                }
+                continue
+            }
+            writeAll(frames: batch)
+            batchesWritten += UInt64(batch.count)
+            for (b, _) in batch { putBuffer(b) }
+        }
+    }
+
+    /// Writes `frames` in order with as few `writev` calls as possible (up to 64 frames each),
+    /// resuming after partial writes. On an error, records it and stops (as `writeAll`).
+    private func writeAll(frames: [(UnsafeMutablePointer<UInt8>, Int)]) {
+        var i = 0
+        var skip = 0  // bytes of frames[i] already written
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: 64) { iov in
+            while i < frames.count {
+                var n = 0
+                while n < 64 && i + n < frames.count {
+                    let (b, count) = frames[i + n]
+                    let off = n == 0 ? skip : 0
+                    iov[n] = iovec(iov_base: UnsafeMutableRawPointer(b + off), iov_len: count - off)
+                    n += 1
+                }
+                let w = writev(fd, iov.baseAddress!, Int32(n))
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    writeErrno = errno
+                    return
+                }
+                if w == 0 { writeErrno = EIO; return }  // no progress: not expected for a file
+                bytesWritten += UInt64(w)
+                // Advance past what was written.
+                var left = w
+                while left > 0 {
+                    let rest = frames[i].1 - skip
+                    if left >= rest { left -= rest; i += 1; skip = 0 } else { skip += left; left = 0 }
+                }
             }
         }
     }
