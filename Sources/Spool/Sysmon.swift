@@ -211,8 +211,9 @@ func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<Sysmon
     // quantum, which is why a 1 ms sleep beside a spinner at GOMAXPROCS 1 is ~20 ms late).
     // relaxed: hints; a stale value only moves one request by a tick.
     let timerWhen = s.pointee.timer0When.load(ordering: .relaxed)
-    let noIdleP = s.pointee.npidle.load(ordering: .relaxed) == 0
-    var timerOverdue = noIdleP && timerWhen != 0 && timerWhen <= now
+    // The earliest timer's due time when only a running G can fire it (no P is idle), else nil.
+    let timerDue: Int64? = s.pointee.npidle.load(ordering: .relaxed) == 0 && timerWhen != 0 ? timerWhen : nil
+    var timerOverdue = timerDue.map { $0 <= now } ?? false
     let minStint = max(quantum / 10, 100_000)
     for i in 0..<s.pointee.procs {
         let pp = s.pointee.allp[i]
@@ -224,20 +225,18 @@ func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<Sysmon
             let t = pp.pointee.schedtick
             if ticks[i].run.schedtick != t {
                 ticks[i].run = SysmonRunTick(schedtick: t, schedwhen: now, signalled: 0)
-                nextDue = min(nextDue, now + quantum)
-                if noIdleP && timerWhen != 0 { nextDue = min(nextDue, max(timerWhen, now + minStint)) }
             } else if now - ticks[i].run.schedwhen >= quantum
                         || (timerOverdue && now - ticks[i].run.schedwhen >= minStint) {
                 if now - ticks[i].run.schedwhen < quantum { timerOverdue = false }
                 preemptone(s, sysmonM, pp, &ticks[i].run, now)
                 nextDue = min(nextDue, now + max(quantum / 20, 100_000))
                 n += 1
-            } else {
-                nextDue = min(nextDue, ticks[i].run.schedwhen + quantum)
-                if noIdleP && timerWhen != 0 {
-                    nextDue = min(nextDue, max(timerWhen, ticks[i].run.schedwhen + minStint))
-                }
+                continue
             }
+            // Look again when this stint's quantum ends, or when a due timer may cut it short.
+            let since = ticks[i].run.schedwhen
+            nextDue = min(nextDue, since + quantum)
+            if let due = timerDue { nextDue = min(nextDue, max(due, since + minStint)) }
             continue
         }
         guard pstatusOf(w) == .syscall else { continue }

@@ -420,11 +420,12 @@ final class TraceSession {
             queuedSmall = 0
             lock.unlock()
             if let d = TraceSession.testFlushDelayNs {
-                for (b, n) in batch {
+                // One frame at a time, each after the test's delay.
+                for frame in batch {
                     spool_usleep_ns(d)
-                    writeAll(UnsafeBufferPointer(start: b, count: n))
+                    writeAll(frames: [frame])
                     batchesWritten += 1
-                    putBuffer(b)
+                    putBuffer(frame.0)
                 }
                 continue
             }
@@ -434,8 +435,9 @@ final class TraceSession {
         }
     }
 
-    /// Writes `frames` in order with as few `writev` calls as possible (up to 64 frames each),
-    /// resuming after partial writes. On an error, records it and stops (as `writeAll`).
+    /// Writes `frames` (none empty) in order with as few `writev` calls as possible (up to 64
+    /// frames each), resuming after partial writes. On an error, records it in `writeErrno`
+    /// and stops.
     private func writeAll(frames: [(UnsafeMutablePointer<UInt8>, Int)]) {
         var i = 0
         var skip = 0  // bytes of frames[i] already written
@@ -471,17 +473,9 @@ final class TraceSession {
     }
 
     private func writeAll(_ buf: UnsafeBufferPointer<UInt8>) {
-        var off = 0
-        while off < buf.count {
-            let n = write(fd, buf.baseAddress! + off, buf.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                writeErrno = errno
-                return
-            }
-            off += n
-        }
-        bytesWritten += UInt64(buf.count)
+        guard let base = buf.baseAddress, buf.count > 0 else { return }
+        // SAFETY: writev only reads the bytes; the mutable pointer type is iovec's.
+        writeAll(frames: [(UnsafeMutablePointer(mutating: base), buf.count)])
     }
 
     /// Stops recording and finalizes the file: flushes every idle P's batch, stops the flusher,
