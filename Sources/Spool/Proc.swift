@@ -8,8 +8,10 @@
 // g0, so g0's stack is the only place scheduler state lives across a switch.
 //
 // findRunnable, in Go's order: runnext → local queue (the global queue first every 61st
-// schedtick, for fairness) → global queue → steal half of a random victim's queue (4 passes,
-// the last also taking runnext) → release the P and park the M. Timers are checked first.
+// schedtick, for fairness) → global queue → a non-blocking network poll → steal half of a
+// random victim's queue (4 passes, the last also taking runnext) → a few more network polls
+// while another P is busy ("Poll before parking", Netpoll.swift) → release the P and park the
+// M. Timers are checked first.
 //
 // Spinning (Go's policy). An M looking for work without having found any is "spinning"; the
 // number of spinning Ms is bounded: an M may start spinning only if
@@ -452,6 +454,7 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
                 s.pointee.nmspinning.wrappingAdd(1, ordering: .sequentiallyConsistent)
             }
             if let gp = stealWork(mp, pp) { return (gp, false) }
+            if let gp = netpollSpin(mp, pp) { return (gp, false) }
         }
 
         // Nothing: give up the P.

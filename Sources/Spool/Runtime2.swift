@@ -253,6 +253,9 @@ struct Sched: ~Copyable {
     /// sysmon sleeps until a P leaves the idle list (Sysmon.swift, "Deep sleep"): set by
     /// sysmon before it sleeps, taken by `pidleget`, which then wakes it.
     let sysmonWait = Atomic<Bool>(false)
+    /// sysmon sleeps longer than its 20 µs tick (Sysmon.swift, "Relaxed ticks"): set by sysmon,
+    /// taken by `entersyscall`, which then wakes it so a syscall is retaken after a short tick.
+    let sysmonRelaxed = Atomic<Bool>(false)
     /// sysmon's passes through its loop (for tests: a sysmon that stopped sleeping shows here).
     let sysmonCycles = Atomic<Int>(0)
     var maxThreads: Int = defaultMaxThreads

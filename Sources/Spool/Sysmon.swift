@@ -33,6 +33,18 @@
 // single busy thread went to sleep between requests and every cross-vCPU wakeup paid the
 // hypervisor's halt exit (2.5-6.7k req/s against Go's 29-31k; with it 30-37k).
 //
+// "Relaxed ticks" (Spool's own): the 20 µs tick exists for syscalls, which must lose their P
+// after one tick. After `relaxAfterTicks` ticks in a row that saw no P in a syscall and no
+// syscall count move, sysmon sleeps what preemption needs instead: up to a tenth of the
+// quantum, never past a running G's quantum or a due timer (`capNs`). For any sleep longer
+// than the 20 µs tick (relaxed, or Go's backoff) it sets `sched.sysmonRelaxed`, and
+// `entersyscall` takes the flag and wakes it, so a syscall is retaken after one short tick
+// (Go's may wait out a backed-off sleep of up to 10 ms); a wakeup missed in the race (relaxed
+// flag) costs at most that one sleep. A deep-sleep wakeup restarts the count, so a request that finds every P idle
+// still gets the 20 µs ticks described above. Go's sysmon ticks at 20 µs under any load that
+// goes idle now and then: on echo at 16 and 64 connections sysmon was 6% of Spool's server
+// CPU, about 5,700 futex sleeps a second; relaxed, about half of that (BENCHMARKS.md).
+//
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
 // and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
 // and woken; `stopm` then returns false and the M leaves through `mexit` (ThreadExit). Ms are
@@ -130,11 +142,16 @@ private let sysmonEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMuta
     return nil
 }
 
+/// Ticks without a syscall after which sysmon relaxes ("Relaxed ticks").
+let relaxAfterTicks = 5
+
 /// Per-P state only sysmon reads and writes (Go's `sysmontick`): the syscall it saw last
 /// and when it first saw it, and the running G's stint (Preempt.swift).
 struct SysmonTick {
     var syscalltick: UInt64 = 0
     var syscallwhen: Int64 = 0
+    /// The P's syscall count at the previous tick, whatever its status ("Relaxed ticks").
+    var lastSyscalltick: UInt64 = 0
     var run = SysmonRunTick()
 }
 
@@ -149,6 +166,7 @@ func sysmon(_ mp: MPtr) {
     var delayNs: Int64 = 20_000
     var lastReclaim = spool_nanotime()
     var capNs = Int64.max
+    var quietTicks = 0
     while true {
         if idle == 0 {
             delayNs = 20_000
@@ -159,6 +177,10 @@ func sysmon(_ mp: MPtr) {
         // A running P: wake by its quantum's end, and often enough to see a new G start
         // (applied after the backoff, which would otherwise double it).
         if delayNs > capNs { delayNs = capNs }
+        // "Relaxed ticks": no syscall for a few ticks, so only the quantum needs watching.
+        let relaxedNs = min(capNs, max(s.pointee.quantumNs / 10, 20_000), 10_000_000)
+        let relaxed = quietTicks >= relaxAfterTicks && delayNs < relaxedNs
+        if relaxed { delayNs = relaxedNs }
         // acquiring: pairs with mainDone's releasing store.
         if s.pointee.exiting.load(ordering: .acquiring) { return }
         if s.pointee.npidle.load(ordering: .relaxed) == s.pointee.procs {
@@ -170,9 +192,19 @@ func sysmon(_ mp: MPtr) {
                 if s.pointee.sysmonNote.sleep(timeoutNs: 10_000_000) {
                     idle = 0
                     delayNs = 20_000
+                    quietTicks = 0
                 }
             }
             s.pointee.sysmonWait.store(false, ordering: .sequentiallyConsistent)
+        } else if delayNs > 20_000 {
+            // Relaxed or backed off: a syscall that starts meanwhile wakes us.
+            s.pointee.sysmonRelaxed.store(true, ordering: .relaxed)
+            if s.pointee.sysmonNote.sleep(timeoutNs: delayNs) {
+                idle = 0
+                delayNs = 20_000
+                quietTicks = 0
+            }
+            s.pointee.sysmonRelaxed.store(false, ordering: .relaxed)
         } else {
             _ = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
         }
@@ -183,11 +215,13 @@ func sysmon(_ mp: MPtr) {
         s.pointee.sysmonCycles.wrappingAdd(1, ordering: .relaxed)
         let now = spool_nanotime()
         var nextDue = Int64.max
-        if retake(s, mp, ticks, now, &nextDue) != 0 {
+        var sawSyscall = false
+        if retake(s, mp, ticks, now, &nextDue, &sawSyscall) != 0 {
             idle = 0
         } else {
             idle += 1
         }
+        quietTicks = sawSyscall ? 0 : quietTicks + 1
         capNs = nextDue == Int64.max ? Int64.max : max(min(nextDue - now, s.pointee.quantumNs / 10), 20_000)
         sysmonPollNetwork(s, now)
         if now - lastReclaim >= 10_000_000 {
@@ -202,7 +236,7 @@ func sysmon(_ mp: MPtr) {
 /// `nextDue` to the earliest time a running G's quantum ends. Mirrors Go's `retake`.
 /// Context: sysmon.
 func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<SysmonTick>, _ now: Int64,
-            _ nextDue: inout Int64) -> Int {
+            _ nextDue: inout Int64, _ sawSyscall: inout Bool) -> Int {
     var n = 0
     let quantum = s.pointee.quantumNs
     // "Overdue timers": with no idle P, a timer fires only when some P passes through the
@@ -219,6 +253,10 @@ func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<Sysmon
         let pp = s.pointee.allp[i]
         // relaxed: a hint; the CAS below decides.
         let w = pp.pointee.statusWord.load(ordering: .relaxed)
+        if w >> 8 != ticks[i].lastSyscalltick || pstatusOf(w) == .syscall {
+            ticks[i].lastSyscalltick = w >> 8
+            sawSyscall = true
+        }
         if pstatusOf(w) == .running {
             // The owner bumps schedtick at every new stint (racy read of a 4-byte word, as in
             // Go: a torn or stale value only delays or advances one request).

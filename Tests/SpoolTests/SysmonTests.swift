@@ -3,7 +3,9 @@
 // goroutine and no wakeup.
 
 @testable import Spool
+import CSpool
 import SpoolAnalysis
+import Synchronization
 import SpoolTraceFormat
 import Testing
 #if canImport(Glibc)
@@ -149,5 +151,55 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
         }
         #expect(seen[0] > 0 && seen[0] < 200, "sysmon passes in 300 idle ms: \(seen[0])")
         #expect(seen[1] == 1)
+    }
+
+    /// "Relaxed ticks": a P running a goroutine that makes no syscall needs sysmon only for
+    /// the quantum, so it ticks about once a millisecond (at 20 µs it would pass 50 times
+    /// after every preemption).
+    @Test func sysmonRelaxesWithoutSyscalls() throws {
+        let passes = Counters(1) // sysmon passes over 200 ms beside a spinner
+        try runSerially(maxProcs: 2) {
+            let s = activeSched!
+            let stop = Counters(1)
+            go { while stop[0] == 0 {} } // preempted every quantum, never in a syscall
+            Runtime.sleep(for: .milliseconds(30))
+            let c0 = s.pointee.sysmonCycles.load(ordering: .relaxed)
+            Runtime.sleep(for: .milliseconds(200))
+            passes.add(0, s.pointee.sysmonCycles.load(ordering: .relaxed) - c0)
+            stop.add(0)
+        }
+        // Relaxed: about 200 (1 ms each); with the 20 µs tick after each preemption, ~1200.
+        #expect(passes[0] > 0 && passes[0] < 600, "sysmon passes in 200 ms beside a spinner: \(passes[0])")
+    }
+
+    /// A relaxed sysmon is woken by `entersyscall`: with a 400 ms quantum it sleeps 10 ms at a
+    /// time, yet a syscall whose P has a goroutine queued (the other P runs a spinner) loses
+    /// that P to another M, which runs the goroutine, well within that. Median of 5 calls:
+    /// about 0.1-0.5 ms with the wakeup, about 5 ms without.
+    @Test func syscallWakesARelaxedSysmon() throws {
+        let took = Mutex<[Int64]>([])
+        try withPreemptSettings(quantumNs: 400_000_000) {
+            try Runtime.run(maxProcs: 2) {
+                let stop = Atomic<Bool>(false)
+                go { while !stop.load(ordering: .relaxed) {} }
+                for _ in 0..<5 {
+                    Runtime.sleep(for: .milliseconds(15)) // sysmon relaxes again
+                    let ran = Atomic<Bool>(false)
+                    go { ran.store(true, ordering: .relaxed) } // queued behind this goroutine
+                    Runtime.blocking {
+                        let t0 = spool_nanotime()
+                        while !ran.load(ordering: .relaxed) && spool_nanotime() - t0 < 100_000_000 {
+                            usleep(100)
+                        }
+                        let t = spool_nanotime() - t0
+                        took.withLock { $0.append(t) }
+                    }
+                }
+                stop.store(true, ordering: .relaxed)
+            }
+        }
+        let sorted = took.withLock { $0.sorted() }
+        #expect(sorted.count == 5)
+        #expect(sorted[2] < 3_000_000, "ns until the queued goroutine ran: \(sorted)")
     }
 }
