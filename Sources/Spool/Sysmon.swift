@@ -34,16 +34,20 @@
 // hypervisor's halt exit (2.5-6.7k req/s against Go's 29-31k; with it 30-37k).
 //
 // "Relaxed ticks" (Spool's own): the 20 µs tick exists for syscalls, which must lose their P
-// after one tick. After `relaxAfterTicks` ticks in a row that saw no P in a syscall and no
-// syscall count move, sysmon sleeps what preemption needs instead: up to a tenth of the
+// after one tick. After `relaxAfterTicks` ticks in a row that saw every P busy, none in a
+// syscall and no syscall count move, sysmon sleeps what preemption needs instead: up to a tenth of the
 // quantum, never past a running G's quantum or a due timer (`capNs`). For any sleep longer
 // than the 20 µs tick (relaxed, or Go's backoff) it sets `sched.sysmonRelaxed`, and
 // `entersyscall` takes the flag and wakes it, so a syscall is retaken after one short tick
 // (Go's may wait out a backed-off sleep of up to 10 ms); a wakeup missed in the race (relaxed
 // flag) costs at most that one sleep. A deep-sleep wakeup restarts the count, so a request that finds every P idle
-// still gets the 20 µs ticks described above. Go's sysmon ticks at 20 µs under any load that
-// goes idle now and then: on echo at 16 and 64 connections sysmon was 6% of Spool's server
-// CPU, about 5,700 futex sleeps a second; relaxed, about half of that (BENCHMARKS.md).
+// still gets the 20 µs ticks described above. Only with every P busy: then the CPU is what
+// limits the goroutines, and sysmon's ticks take from them (on echo at 16 and 64 connections
+// sysmon was 6% of the server's CPU, about 5,700 futex sleeps a second, as Go's sysmon
+// ticks at 20 µs under any load that goes idle now and then; relaxed, about half of that).
+// With a P idle there is CPU to spare, and on this VM the short ticks are what keep a
+// one-connection echo in its fast mode: relaxing there too took echo at 1 connection from a
+// median of 16-21k to 12-14k req/s in alternating runs (BENCHMARKS.md).
 //
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
 // and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
@@ -221,7 +225,9 @@ func sysmon(_ mp: MPtr) {
         } else {
             idle += 1
         }
-        quietTicks = sawSyscall ? 0 : quietTicks + 1
+        // relaxed: a hint, read once per tick.
+        let everyPBusy = s.pointee.npidle.load(ordering: .relaxed) == 0
+        quietTicks = sawSyscall || !everyPBusy ? 0 : quietTicks + 1
         capNs = nextDue == Int64.max ? Int64.max : max(min(nextDue - now, s.pointee.quantumNs / 10), 20_000)
         sysmonPollNetwork(s, now)
         if now - lastReclaim >= 10_000_000 {
