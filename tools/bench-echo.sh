@@ -7,7 +7,11 @@
 #
 # Each (server, connections) pair is measured `rounds` times; the order of the three servers
 # rotates from round to round (the machine's noise drifts over a run), and a summary of the
-# medians with the ratios the goals are about follows the raw lines.
+# medians with the ratios the goals are about follows the raw lines. The machine's state
+# drifts in phases of several seconds (at one connection every server, Go included, runs
+# at either about 10-15k or 25-40k req/s for a whole run), so the summary also gives the
+# median of per-round ratios: the three runs of a round are back to back and mostly share a
+# phase, which a ratio of medians taken over different rounds does not.
 #
 # Usage: tools/bench-echo.sh [seconds-per-run] [rounds]   (defaults 5 and 3)
 set -euo pipefail
@@ -71,8 +75,14 @@ awk '
     }
     {
         name = $1; sub(/c=/, "", $2); c = $2
-        for (i = 3; i <= NF; i++) { split($i, kv, "="); v[name, c, kv[1]] = v[name, c, kv[1]] " " kv[2] }
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); v[name, c, kv[1]] = v[name, c, kv[1]] " " kv[2]; cur[name, kv[1]] = kv[2] }
         cs[c] = 1
+        # Every third line of a connection count ends a round: its per-round ratios.
+        if (++seen[c] % 3 == 0) {
+            pr[c, "r"] = pr[c, "r"] " " cur["spool", "req/s"] / cur["go", "req/s"]
+            pr[c, "p99"] = pr[c, "p99"] " " cur["spool", "p99_us"] / cur["go", "p99_us"]
+            pr[c, "cpu"] = pr[c, "cpu"] " " cur["spool-traced", "cpu_us/req"] / cur["spool", "cpu_us/req"]
+        }
     }
     END {
         printf "%-5s %-14s %9s %9s %9s %9s\n", "conns", "server", "req/s", "p50_us", "p99_us", "cpu_us/req"
@@ -88,5 +98,7 @@ awk '
             }
             printf "      spool/go throughput %.2f, p99 %.2f; traced/untraced cpu per request %.2f\n",
                 m["spool", "r"] / m["go", "r"], m["spool", "p99"] / m["go", "p99"], m["spool-traced", "cpu"] / m["spool", "cpu"]
+            printf "      median of per-round ratios: throughput %.2f, p99 %.2f; traced/untraced cpu %.2f\n",
+                median(pr[c, "r"]), median(pr[c, "p99"]), median(pr[c, "cpu"])
         }
     }' "$work/raw"
