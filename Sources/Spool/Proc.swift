@@ -599,8 +599,11 @@ func pidleget(_ s: SchedPtr) -> PPtr? {
     pp.pointee.link = nil
     s.pointee.npidle.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     // sequentiallyConsistent: partner of sysmon's store before its last look at npidle
-    // ("Deep sleep" in Sysmon.swift): either it sees this P taken or we see it waiting.
+    // ("Deep sleep" in Sysmon.swift): either it sees this P taken or we see it waiting. On one
+    // CPU, only once it has slept a millisecond (relaxed: a hint; sysmon wakes by itself).
     if s.pointee.sysmonWait.load(ordering: .sequentiallyConsistent)
+        && (s.pointee.sysmonKeepWarm
+            || spool_nanotime() - s.pointee.sysmonSleptAt.load(ordering: .relaxed) >= 1_000_000)
         && s.pointee.sysmonWait.exchange(false, ordering: .sequentiallyConsistent) {
         s.pointee.sysmonNote.wakeup()
     }

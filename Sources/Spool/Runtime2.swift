@@ -253,6 +253,10 @@ struct Sched: ~Copyable {
     /// sysmon sleeps until a P leaves the idle list (Sysmon.swift, "Deep sleep"): set by
     /// sysmon before it sleeps, taken by `pidleget`, which then wakes it.
     let sysmonWait = Atomic<Bool>(false)
+    /// When sysmon last went into its deep sleep, and whether `pidleget` wakes it at once
+    /// (more than one CPU) or only after a millisecond of it (Sysmon.swift, "One CPU").
+    let sysmonSleptAt = Atomic<Int64>(0)
+    var sysmonKeepWarm = true
     /// sysmon sleeps longer than its 20 µs tick (Sysmon.swift, "Relaxed ticks"): set by sysmon,
     /// taken by `entersyscall`, which then wakes it so a syscall is retaken after a short tick.
     let sysmonRelaxed = Atomic<Bool>(false)

@@ -33,6 +33,16 @@
 // single busy thread went to sleep between requests and every cross-vCPU wakeup paid the
 // hypervisor's halt exit (2.5-6.7k req/s against Go's 29-31k; with it 30-37k).
 //
+// "One CPU" (Spool's own): the wakeup above pays off only through the other vCPU. When the
+// process may run on a single CPU (its affinity mask, `spool_ncpu`), sysmon's wakeup lands on
+// the CPU the request is running on and only adds two context switches to every request, so
+// `pidleget` wakes it only once it has slept a millisecond (`sched.sysmonSleptAt`): at most a
+// thousand wakeups a second, and a goroutine that starts running meanwhile is still watched
+// from sysmon's next tick (≤ 10 ms). Measured with echo at 1 connection (BENCHMARKS.md):
+// server on CPU 0 and load generator on CPU 1, 13.0-13.4k req/s against 8.5-10.5k before
+// (Go 10.8-12.4k); both on CPU 0, 45-47k against 37-38k (Go 33-37k). During a deep sleep
+// `sched.sysmonRelaxed` is set too, so a syscall still wakes it (next paragraph).
+//
 // "Relaxed ticks" (Spool's own): the 20 µs tick exists for syscalls, which must lose their P
 // after one tick. After `relaxAfterTicks` ticks in a row that saw every P busy, none in a
 // syscall and no syscall count move, sysmon sleeps what preemption needs instead: up to a tenth of the
@@ -99,6 +109,7 @@ let defaultThreadIdleNs: Int64 = 1_000_000_000
 /// test lock.
 nonisolated(unsafe) var testThreadIdleMs: Int? = nil
 nonisolated(unsafe) var testMaxThreads: Int? = nil
+nonisolated(unsafe) var testSysmonKeepWarm: Bool? = nil
 
 /// Reads the thread settings into a new instance. Context: `Runtime.run`, before any M starts.
 func sysmonConfigure(_ s: SchedPtr) {
@@ -106,6 +117,7 @@ func sysmonConfigure(_ s: SchedPtr) {
     let idleMs = testThreadIdleMs ?? envInt("SPOOL_THREAD_IDLE_MS") ?? Int(defaultThreadIdleNs / 1_000_000)
     s.pointee.threadIdleNs = Int64(max(idleMs, 0)) * 1_000_000
     s.pointee.threadFloor = s.pointee.procs + 4
+    s.pointee.sysmonKeepWarm = testSysmonKeepWarm ?? (spool_ncpu() > 1)
 }
 
 /// Stops the process if one more M would exceed the thread cap. Mirrors Go's `checkmcount`.
@@ -191,6 +203,8 @@ func sysmon(_ mp: MPtr) {
             // "Deep sleep": every P is idle, so there is nothing to retake or preempt; sleep
             // until a P leaves the idle list (`pidleget` wakes us), at most 10 ms (the network
             // poll and the reclaim below still need their turns).
+            s.pointee.sysmonSleptAt.store(spool_nanotime(), ordering: .relaxed)
+            s.pointee.sysmonRelaxed.store(true, ordering: .relaxed)
             s.pointee.sysmonWait.store(true, ordering: .sequentiallyConsistent)
             if s.pointee.npidle.load(ordering: .sequentiallyConsistent) == s.pointee.procs {
                 if s.pointee.sysmonNote.sleep(timeoutNs: 10_000_000) {
@@ -200,6 +214,7 @@ func sysmon(_ mp: MPtr) {
                 }
             }
             s.pointee.sysmonWait.store(false, ordering: .sequentiallyConsistent)
+            s.pointee.sysmonRelaxed.store(false, ordering: .relaxed)
         } else if delayNs > 20_000 {
             // Relaxed or backed off: a syscall that starts meanwhile wakes us.
             s.pointee.sysmonRelaxed.store(true, ordering: .relaxed)

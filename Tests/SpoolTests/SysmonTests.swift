@@ -204,4 +204,28 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
         #expect(sorted.count == 5)
         #expect(sorted[2] < 3_000_000, "ns until the queued goroutine ran: \(sorted)")
     }
+
+    /// "One CPU": with a single CPU to run on, `pidleget` wakes a deep-sleeping sysmon only
+    /// once it has slept a millisecond (with two CPUs, at every take). A goroutine that sleeps
+    /// 100 µs 300 times makes the one P idle and taken again each time: about 400 sysmon passes
+    /// when every take wakes it, about 70 in the ~40 ms the loop takes when only one take a
+    /// millisecond may. The bound follows the loop's time (a loaded machine stretches the
+    /// sleeps past a millisecond, and then every take may wake sysmon).
+    @Test func oneCPUSysmonIsNotWokenAtEveryTake() throws {
+        let seen = Counters(2) // 0: sysmon passes over the loop, 1: the loop's ms
+        try runtimeTestLock.withLock { _ in
+            testSysmonKeepWarm = false
+            defer { testSysmonKeepWarm = nil }
+            try Runtime.run(maxProcs: 1) {
+                let s = activeSched!
+                Runtime.sleep(for: .milliseconds(5))
+                let c0 = s.pointee.sysmonCycles.load(ordering: .relaxed)
+                let t0 = spool_nanotime()
+                for _ in 0..<300 { Runtime.sleep(for: .microseconds(100)) }
+                seen.add(1, Int((spool_nanotime() - t0) / 1_000_000))
+                seen.add(0, s.pointee.sysmonCycles.load(ordering: .relaxed) - c0)
+            }
+        }
+        #expect(seen[0] <= 4 * seen[1] + 20, "sysmon passes over 300 short sleeps in \(seen[1]) ms: \(seen[0])")
+    }
 }
