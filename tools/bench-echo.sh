@@ -13,7 +13,10 @@
 # median of per-round ratios: the three runs of a round are back to back and mostly share a
 # phase, which a ratio of medians taken over different rounds does not.
 #
-# Usage: tools/bench-echo.sh [seconds-per-run] [rounds]   (defaults 5 and 3)
+# Usage: [PIN=same|split] tools/bench-echo.sh [seconds-per-run] [rounds]   (defaults 5 and 3)
+# PIN makes the one-connection mode deterministic: `same` runs the servers and the load
+# generator on CPU 0 (no wakeup crosses vCPUs), `split` the servers on CPU 0 and the load
+# generator on CPU 1 (every wakeup does). Each server still has 2 Ps / GOMAXPROCS 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
@@ -28,12 +31,21 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+server_cpus=()
+load_cpus=()
+case "${PIN:-}" in
+    "") ;;
+    same) server_cpus=(taskset -c 0); load_cpus=(taskset -c 0) ;;
+    split) server_cpus=(taskset -c 0); load_cpus=(taskset -c 1) ;;
+    *) echo "bench-echo: PIN must be same or split"; exit 1 ;;
+esac
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 start_server() { # name port command... ; sets $server_pid
     local name=$1 port=$2; shift 2
-    "$@" >"$work/$name.out" 2>&1 &
+    "${server_cpus[@]}" "$@" >"$work/$name.out" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
     for _ in $(seq 100); do grep -q "$port" "$work/$name.out" 2>/dev/null && return 0; sleep 0.05; done
@@ -43,7 +55,7 @@ start_server() { # name port command... ; sets $server_pid
 measure() { # name pid port conns
     local name=$1 pid=$2 port=$3 c=$4 before after out reqs
     before=$(cpu_ticks "$pid")
-    out=$("$work/goload" -addr "127.0.0.1:$port" -c "$c" -d "${secs}s")
+    out=$("${load_cpus[@]}" "$work/goload" -addr "127.0.0.1:$port" -c "$c" -d "${secs}s")
     after=$(cpu_ticks "$pid")
     reqs=$(echo "$out" | sed 's/.*req\/s=\([0-9]*\).*/\1/')
     awk -v n="$name" -v o="$out" -v t=$((after - before)) -v hz="$hz" -v r="$reqs" -v s="$secs" \
@@ -66,7 +78,7 @@ for c in 1 16 64; do
 done
 
 echo
-echo "medians over $rounds rounds of ${secs} s:"
+echo "medians over $rounds rounds of ${secs} s${PIN:+ (PIN=$PIN)}:"
 awk '
     function median(list,   n, a, i, j, t) {
         n = split(list, a, " ")
