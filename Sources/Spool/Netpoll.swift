@@ -604,34 +604,6 @@ func netpollFindRunnable(_ mp: MPtr, _ pp: PPtr) -> GPtr? {
     return netpollInject(mp.pointee.sched, pp, &list, takeFirst: true)
 }
 
-/// "Poll before parking": an M about to give up its P, while another P is busy too, polls the
-/// network up to `netpollSpinPolls` more times, yielding its CPU before each poll, and runs the
-/// first goroutine that became ready. Under load the next request is usually a few
-/// microseconds away, and giving up the P costs more: the M sleeps in epoll_wait or on its
-/// futex, and the wakeup (an IPI to a halted vCPU on a VM) comes before the goroutine runs.
-/// Go's spinning Ms get the same effect from their steal loop (`runqgrab`'s `usleep(3)`).
-/// With only this P busy the load is light and the M parks at once: on one shared CPU the
-/// yields would only take turns with the client (echo at 1 connection, pinned: 31k against
-/// 37k req/s with the spin, the same as without once the spin needs a second busy P).
-/// Measured on echo at 16 connections (BENCHMARKS.md): blocking polls per request halved and
-/// about 6% more requests/s. Context: g0, spinning, holding `pp`.
-func netpollSpin(_ mp: MPtr, _ pp: PPtr) -> GPtr? {
-    if !netpollInited.load(ordering: .acquiring) { return nil }
-    let s = mp.pointee.sched
-    // relaxed: hints; a wrong guess costs a few polls or one park.
-    if s.pointee.procs - s.pointee.npidle.load(ordering: .relaxed) < 2 { return nil }
-    for _ in 0..<netpollSpinPolls {
-        if netpollWaiters.load(ordering: .relaxed) <= 0 { return nil }
-        if s.pointee.runqsize.load(ordering: .relaxed) > 0 { return nil }
-        sched_yield()
-        if let gp = netpollFindRunnable(mp, pp) { return gp }
-    }
-    return nil
-}
-
-/// Polls of `netpollSpin` before an M gives up its P.
-let netpollSpinPolls = 8
-
 /// The blocking poll of an M that found nothing to run and gave up its P: blocks in epoll_wait
 /// until readiness, the earliest timer or fd deadline, or a netpollBreak, if goroutines wait
 /// on the network and no other M blocks there ("One poller"). Afterwards it takes an idle P if

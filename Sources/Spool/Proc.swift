@@ -9,9 +9,10 @@
 //
 // findRunnable, in Go's order: runnext → local queue (the global queue first every 61st
 // schedtick, for fairness) → global queue → a non-blocking network poll → steal half of a
-// random victim's queue (4 passes, the last also taking runnext) → a few more network polls
-// while another P is busy ("Poll before parking", Netpoll.swift) → release the P and park the
-// M. Timers are checked first.
+// random victim's queue (4 passes, the last also taking runnext) → release the P and park the
+// M. Timers are checked first. (Polling the network a few more times before parking, yielding
+// the CPU between polls, was tried: +6% on echo at 16 connections, but a yield next to a
+// CPU-bound thread costs a whole time slice; see BENCHMARKS.md.)
 //
 // Spinning (Go's policy). An M looking for work without having found any is "spinning"; the
 // number of spinning Ms is bounded: an M may start spinning only if
@@ -454,7 +455,6 @@ func findRunnable(_ mp: MPtr) -> (GPtr, Bool)? {
                 s.pointee.nmspinning.wrappingAdd(1, ordering: .sequentiallyConsistent)
             }
             if let gp = stealWork(mp, pp) { return (gp, false) }
-            if let gp = netpollSpin(mp, pp) { return (gp, false) }
         }
 
         // Nothing: give up the P.
