@@ -61,6 +61,16 @@ func wakeTimerWaiter(_ s: SchedPtr) {
     }
     s.pointee.lock.unlock()
     netpollTimerChanged(s) // an M blocked in netpoll past the new timer recomputes its sleep
+    // With no P idle, only sysmon's preemption fires the timer in time ("Overdue timers"); a
+    // sysmon in a relaxed sleep planned before this timer existed comes back to plan again
+    // ("Relaxed ticks", Sysmon.swift); not one in its deep sleep (`pidleget` decides those).
+    // relaxed: hints; a missed wakeup costs one such sleep.
+    if s.pointee.npidle.load(ordering: .relaxed) == 0
+        && !s.pointee.sysmonWait.load(ordering: .relaxed)
+        && s.pointee.sysmonRelaxed.load(ordering: .relaxed)
+        && s.pointee.sysmonRelaxed.exchange(false, ordering: .relaxed) {
+        s.pointee.sysmonNote.wakeup()
+    }
     wakep(s)
 }
 
