@@ -45,18 +45,20 @@
 //
 // "Relaxed ticks" (Spool's own): the 20 µs tick exists for syscalls, which must lose their P
 // after one tick. After `relaxAfterTicks` ticks in a row that saw every P busy, none in a
-// syscall and no syscall count move, sysmon sleeps what preemption needs instead: up to a tenth of the
-// quantum, never past a running G's quantum or a due timer (`capNs`). For any sleep longer
-// than the 20 µs tick (relaxed, or Go's backoff) it sets `sched.sysmonRelaxed`, and
+// syscall and no syscall count move, sysmon sleeps what preemption needs instead: up to a
+// tenth of the quantum, never past a running G's quantum or a due timer (`capNs`). For any
+// sleep longer than the 20 µs tick (relaxed, or Go's backoff) it sets `sched.sysmonRelaxed`;
 // `entersyscall` takes the flag and wakes it, so a syscall is retaken after one short tick
-// (Go's may wait out a backed-off sleep of up to 10 ms); a wakeup missed in the race (relaxed
-// flag) costs at most that one sleep. A deep-sleep wakeup restarts the count, so a request that finds every P idle
-// still gets the 20 µs ticks described above. Only with every P busy: then the CPU is what
-// limits the goroutines, and sysmon's ticks take from them (on echo at 16 and 64 connections
-// sysmon was 6% of the server's CPU, about 5,700 futex sleeps a second, as Go's sysmon
-// ticks at 20 µs under any load that goes idle now and then; relaxed, about half of that).
-// With a P idle there is CPU to spare, and on this VM the short ticks are what keep a
-// one-connection echo in its fast mode: relaxing there too took echo at 1 connection from a
+// (Go's may wait out a backed-off sleep of up to 10 ms), and so does a new earliest timer
+// while no P is idle (`wakeTimerWaiter`: the timer then needs sysmon's preemption, "Overdue
+// timers", and the sleep was planned without it). A wakeup missed in the race (relaxed flag)
+// costs at most that one sleep. A deep-sleep wakeup restarts the count, so a request that
+// finds every P idle still gets the 20 µs ticks described above. Only with every P busy: then
+// the CPU is what limits the goroutines, and sysmon's ticks take from them (on echo at 16 and
+// 64 connections sysmon was 6% of the server's CPU, about 5,700 futex sleeps a second, as
+// Go's sysmon ticks at 20 µs under any load that goes idle now and then; relaxed, about half
+// of that). With a P idle there is CPU to spare, and on this VM the short ticks are what keep
+// a one-connection echo in its fast mode: relaxing there too took echo at 1 connection from a
 // median of 16-21k to 12-14k req/s in alternating runs (BENCHMARKS.md).
 //
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
