@@ -40,7 +40,7 @@
 // thousand wakeups a second, and a goroutine that starts running meanwhile is still watched
 // from sysmon's next tick (≤ 10 ms). Measured with echo at 1 connection (BENCHMARKS.md):
 // server on CPU 0 and load generator on CPU 1, 13.0-13.4k req/s against 8.5-10.5k before
-// (Go 10.8-12.4k); both on CPU 0, 45-47k against 37-38k (Go 33-37k). During a deep sleep
+// (Go 10.8-12.2k); both on CPU 0, 45-47k against 37-38k (Go 33-37k). During a deep sleep
 // `sched.sysmonRelaxed` is set too, so a syscall still wakes it (next paragraph).
 //
 // "Relaxed ticks" (Spool's own): the 20 µs tick exists for syscalls, which must lose their P
