@@ -72,13 +72,7 @@ func entersyscall() {
     // releasing: everything the owner wrote to the P (trace buffer, caches) happens before
     // sysmon's winning CAS in `retake` (acquiringAndReleasing). Partner of both CASes.
     pp.pointee.statusWord.store(pstatusWord(tick, .syscall), ordering: .releasing)
-    // "Relaxed ticks" (Sysmon.swift): a sysmon sleeping longer than its tick comes back to
-    // it. relaxed: a wakeup missed here costs at most that one sleep.
-    let s = mp.pointee.sched
-    if s.pointee.sysmonRelaxed.load(ordering: .relaxed)
-        && s.pointee.sysmonRelaxed.exchange(false, ordering: .relaxed) {
-        s.pointee.sysmonNote.wakeup()
-    }
+    sysmonWakeIfRelaxed(mp.pointee.sched) // so that this syscall is retaken after one tick
 }
 
 /// A status word: syscall count `tick`, status `st` (see `P.statusWord`).

@@ -163,6 +163,16 @@ private let sysmonEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMuta
 /// Ticks without a syscall after which sysmon relaxes ("Relaxed ticks").
 let relaxAfterTicks = 5
 
+/// Wakes sysmon if it sleeps longer than its 20 µs tick ("Relaxed ticks"). relaxed: a wakeup
+/// missed in the race costs at most that one sleep. Context: any.
+@inline(__always)
+func sysmonWakeIfRelaxed(_ s: SchedPtr) {
+    if s.pointee.sysmonRelaxed.load(ordering: .relaxed)
+        && s.pointee.sysmonRelaxed.exchange(false, ordering: .relaxed) {
+        s.pointee.sysmonNote.wakeup()
+    }
+}
+
 /// Per-P state only sysmon reads and writes (Go's `sysmontick`): the syscall it saw last
 /// and when it first saw it, and the running G's stint (Preempt.swift).
 struct SysmonTick {
@@ -201,6 +211,8 @@ func sysmon(_ mp: MPtr) {
         if relaxed { delayNs = relaxedNs }
         // acquiring: pairs with mainDone's releasing store.
         if s.pointee.exiting.load(ordering: .acquiring) { return }
+        // Woken (not timed out) from a sleep longer than the tick: work appeared.
+        var woken = false
         if s.pointee.npidle.load(ordering: .relaxed) == s.pointee.procs {
             // "Deep sleep": every P is idle, so there is nothing to retake or preempt; sleep
             // until a P leaves the idle list (`pidleget` wakes us), at most 10 ms (the network
@@ -209,25 +221,22 @@ func sysmon(_ mp: MPtr) {
             s.pointee.sysmonRelaxed.store(true, ordering: .relaxed)
             s.pointee.sysmonWait.store(true, ordering: .sequentiallyConsistent)
             if s.pointee.npidle.load(ordering: .sequentiallyConsistent) == s.pointee.procs {
-                if s.pointee.sysmonNote.sleep(timeoutNs: 10_000_000) {
-                    idle = 0
-                    delayNs = 20_000
-                    quietTicks = 0
-                }
+                woken = s.pointee.sysmonNote.sleep(timeoutNs: 10_000_000)
             }
             s.pointee.sysmonWait.store(false, ordering: .sequentiallyConsistent)
             s.pointee.sysmonRelaxed.store(false, ordering: .relaxed)
         } else if delayNs > 20_000 {
             // Relaxed or backed off: a syscall that starts meanwhile wakes us.
             s.pointee.sysmonRelaxed.store(true, ordering: .relaxed)
-            if s.pointee.sysmonNote.sleep(timeoutNs: delayNs) {
-                idle = 0
-                delayNs = 20_000
-                quietTicks = 0
-            }
+            woken = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
             s.pointee.sysmonRelaxed.store(false, ordering: .relaxed)
         } else {
             _ = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
+        }
+        if woken {
+            idle = 0
+            delayNs = 20_000
+            quietTicks = 0
         }
         if s.pointee.exiting.load(ordering: .acquiring) { return }
         // A wakeup from `pidleget` (possibly late, after we stopped waiting) is consumed here;

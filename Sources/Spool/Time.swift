@@ -64,12 +64,9 @@ func wakeTimerWaiter(_ s: SchedPtr) {
     // With no P idle, only sysmon's preemption fires the timer in time ("Overdue timers"); a
     // sysmon in a relaxed sleep planned before this timer existed comes back to plan again
     // ("Relaxed ticks", Sysmon.swift); not one in its deep sleep (`pidleget` decides those).
-    // relaxed: hints; a missed wakeup costs one such sleep.
-    if s.pointee.npidle.load(ordering: .relaxed) == 0
-        && !s.pointee.sysmonWait.load(ordering: .relaxed)
-        && s.pointee.sysmonRelaxed.load(ordering: .relaxed)
-        && s.pointee.sysmonRelaxed.exchange(false, ordering: .relaxed) {
-        s.pointee.sysmonNote.wakeup()
+    // relaxed: hints.
+    if s.pointee.npidle.load(ordering: .relaxed) == 0 && !s.pointee.sysmonWait.load(ordering: .relaxed) {
+        sysmonWakeIfRelaxed(s)
     }
     wakep(s)
 }
