@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -273,6 +274,8 @@ SPOOL_RUNTIME_TEXT void spool_futex_wake(void *addr, int n) {
 
 int32_t spool_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 int32_t spool_getpid(void) { return (int32_t)getpid(); }
+
+void spool_set_timerslack_ns(uint64_t ns) { (void)prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0); }
 
 int32_t spool_ncpu(void) {
     cpu_set_t set;

@@ -61,6 +61,17 @@
 // a one-connection echo in its fast mode: relaxing there too took echo at 1 connection from a
 // median of 16-21k to 12-14k req/s in alternating runs (BENCHMARKS.md).
 //
+// "Exact ticks" (Spool's own): sysmon sets its thread's timer slack to 1 ns. Linux lets a
+// timed sleep of a normal thread overrun by up to 50 µs (the default slack) so that wakeups can
+// be batched, which made the 20 µs tick about 70 µs. On this VM a tick is also what keeps
+// sysmon's vCPU out of its halted state while a P runs, and a wakeup that lands on a halted
+// vCPU pays the hypervisor's exit, so the tick's length decides the one-connection echo's
+// mode. Measured (BENCHMARKS.md, fresh server per run, unpinned, 15 rounds): 36.0k req/s and
+// p99 77 µs, every run in the fast mode, against 26.1k and 165 µs (10 of 15 fast) with the
+// default slack; Go 22.3k and 177 µs. CPU per request unchanged (20.0 against 20.3 µs). Only
+// sysmon's sleeps are affected: its relaxed, backed-off and deep sleeps are long anyway, and Ms
+// sleep without a timeout or on a timer due then.
+//
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
 // and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
 // and woken; `stopm` then returns false and the M leaves through `mexit` (ThreadExit). Ms are
@@ -187,6 +198,9 @@ struct SysmonTick {
 /// Context: sysmon, until the instance ends.
 func sysmon(_ mp: MPtr) {
     let s = mp.pointee.sched
+    // "Exact ticks": without this the kernel's default 50 µs timer slack stretches each
+    // 20 µs tick to about 70 µs.
+    spool_set_timerslack_ns(1)
     let ticks = UnsafeMutablePointer<SysmonTick>.allocate(capacity: s.pointee.procs)
     ticks.initialize(repeating: SysmonTick(), count: s.pointee.procs)
     defer { ticks.deallocate() }

@@ -4,6 +4,7 @@
 
 @testable import Spool
 import CSpool
+import Foundation
 import SpoolAnalysis
 import Synchronization
 import SpoolTraceFormat
@@ -228,4 +229,45 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
         }
         #expect(seen[0] <= 4 * seen[1] + 20, "sysmon passes over 300 short sleeps in \(seen[1]) ms: \(seen[0])")
     }
+
+    /// "Exact ticks": sysmon's thread, and only it, runs with a 1 ns timer slack (the
+    /// kernel's default, 50 µs, would stretch each 20 µs tick to about 70 µs). Read from
+    /// /proc while a run is active.
+    @Test func sysmonTicksWithoutTimerSlack() throws {
+        let slacks = Mutex<[Int]>([])
+        let own = Counters(1)
+        try runSerially(maxProcs: 1) {
+            own.add(0, procTimerSlack("/proc/\(spool_gettid())/timerslack_ns").map(Int.init) ?? -1)
+            // sysmon sets its slack once its thread starts: give it up to a second.
+            for _ in 0..<1000 {
+                let values = threadTimerSlacks()
+                slacks.withLock { $0 = values }
+                if values.contains(1) { break }
+                Runtime.sleep(for: .milliseconds(1))
+            }
+        }
+        let values = slacks.withLock { $0 }
+        #expect(values.contains(1), "thread timer slacks during a run: \(values)")
+        #expect(own[0] > 1, "a goroutine's M has the default slack: \(own[0])")
+    }
+}
+
+/// The timer slack of each thread of this process, in ns.
+private func threadTimerSlacks() -> [Int] {
+    var slacks: [Int] = []
+    guard let dir = opendir("/proc/self/task") else { return [] }
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name.first?.isNumber == true, let slack = procTimerSlack("/proc/\(name)/timerslack_ns") {
+            slacks.append(Int(slack))
+        }
+    }
+    closedir(dir)
+    return slacks
+}
+
+/// A thread's timer slack in ns, read from /proc (nil if the file cannot be read).
+private func procTimerSlack(_ path: String) -> UInt64? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines))
 }

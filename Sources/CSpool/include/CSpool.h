@@ -164,6 +164,9 @@ void spool_futex_wake(void *addr, int n);
 /// The kernel thread id of the calling thread.
 int32_t spool_gettid(void);
 
+/// Sets the calling thread's timer slack (prctl PR_SET_TIMERSLACK).
+void spool_set_timerslack_ns(uint64_t ns);
+
 /// CPUs this process may run on (sched_getaffinity), as Go's getproccount.
 int32_t spool_ncpu(void);
 
