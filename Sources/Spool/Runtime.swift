@@ -70,7 +70,8 @@ public enum RuntimeError: Error, CustomStringConvertible {
 /// `SPOOL_TRACEBACK=crash` (fatal errors abort instead of exiting with status 2),
 /// `SPOOL_MAXTHREADS` (thread cap, default 10000: reaching it is a fatal error),
 /// `SPOOL_THREAD_IDLE_MS` (idle threads beyond maxProcs + 4 exit after this long, default
-/// 1000; Go keeps them forever). Calls that block a thread go through `Runtime.blocking`.
+/// 1000; Go keeps them forever), `SPOOL_POLLYIELD=0` (an M about to block in the network
+/// poller no longer yields its thread once first). Calls that block a thread go through `Runtime.blocking`.
 public enum Runtime {
     /// Runs `body` as the main goroutine on a fresh runtime with `maxProcs` Ps (default:
     /// `SPOOL_MAXPROCS`, else the CPU count), and returns when it returns, rethrowing its
@@ -122,6 +123,7 @@ public enum Runtime {
         s.pointee.lock.unlock()
         sysmonConfigure(s)
         preemptConfigure(s)
+        netpollConfigure(s)
         newsysmon(s, creatorP: p0) // M 1 (Sysmon.swift)
         newm(s, p0, spinning: false, cause: .startup, creatorP: p0)
 

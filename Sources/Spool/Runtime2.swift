@@ -270,6 +270,11 @@ struct Sched: ~Copyable {
     /// signals (`SPOOL_ASYNCPREEMPT`). Set by `Runtime.run` before any M starts.
     var quantumNs: Int64 = defaultQuantumNs
     var asyncPreempt = true
+
+    /// Whether an M about to block in netpoll first yields its thread once and polls again
+    /// (Netpoll.swift, "Yield before blocking"; `SPOOL_POLLYIELD=0` turns it off). Set by
+    /// `Runtime.run` before any M starts.
+    var pollYield = true
 }
 
 /// The global G free list (all runtime instances share it; G structs are never freed).

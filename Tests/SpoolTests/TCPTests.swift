@@ -40,7 +40,85 @@ func readFull(_ conn: TCPConnection, _ n: Int) throws -> [UInt8] {
     return out
 }
 
+/// A client outside the runtime, on the calling thread with blocking sockets: `conns`
+/// connections to 127.0.0.1:`port`; each round writes 64 bytes on every connection, then reads
+/// every echo back and checks it. A read that waits 10 s fails (a lost wakeup in the server).
+/// Returns nil, or what went wrong.
+func externalEchoClient(port: Int, conns: Int, rounds: Int) -> String? {
+    var fds: [Int32] = []
+    defer { for fd in fds { Glibc.close(fd) } }
+    for _ in 0..<conns {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if fd < 0 { return "socket: errno \(errno)" }
+        fds.append(fd)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        if r != 0 { return "connect: errno \(errno)" }
+    }
+    func payload(_ round: Int, _ conn: Int) -> [UInt8] {
+        (0..<64).map { UInt8(truncatingIfNeeded: round &* 7 &+ conn &* 13 &+ $0) }
+    }
+    var buf = [UInt8](repeating: 0, count: 64)
+    for round in 0..<rounds {
+        for (i, fd) in fds.enumerated() {
+            let out = payload(round, i)
+            if out.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, 64) }) != 64 { return "write: errno \(errno)" }
+        }
+        for (i, fd) in fds.enumerated() {
+            var got = 0
+            while got < 64 {
+                let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, 64 - got) }
+                if n <= 0 { return "round \(round), connection \(i): read \(n), errno \(errno)" }
+                got += n
+            }
+            if buf != payload(round, i) { return "round \(round), connection \(i): bytes differ" }
+        }
+    }
+    return nil
+}
+
 @Suite struct TCPTests {
+    /// "Yield before blocking" (Netpoll.swift): a client outside the runtime keeps 4 connections
+    /// in round trips with the runtime's echo server at maxProcs 1 (from inside
+    /// `Runtime.blocking`, so its P is handed off), so the runtime runs dry between requests
+    /// with more goroutines waiting on the network than Ps. With the yield on, Ms about to
+    /// block in epoll yield and poll again first; off (`SPOOL_POLLYIELD=0`) they never do.
+    /// Either way every byte comes back and no wakeup is lost.
+    @Test(arguments: [true, false])
+    func yieldBeforeBlockingInNetpoll(on: Bool) throws {
+        let rounds = stress ? 20_000 : 300
+        let failure = Box<String?>("did not run")
+        let yields = Box<Int>(0)
+        try runtimeTestLock.withLock { _ in
+            testPollYield = on
+            defer { testPollYield = nil }
+            let before = netpollYields.load(ordering: .relaxed)
+            try Runtime.run(maxProcs: 1, runqCapacity: nil) {
+                let ln = try TCPListener(port: 0)
+                serveEcho(ln)
+                let port = ln.port
+                failure.value = Runtime.blocking { externalEchoClient(port: port, conns: 4, rounds: rounds) }
+                ln.close()
+            }
+            yields.value = netpollYields.load(ordering: .relaxed) - before
+        }
+        #expect(failure.value == nil, "\(failure.value ?? "")")
+        if on {
+            #expect(yields.value > 0)
+        } else {
+            #expect(yields.value == 0)
+        }
+    }
+
     /// `clients` connections, each sending `bytes` in `chunk`-sized round trips through the
     /// echo server; every byte must come back in order.
     func echoLoad(procs: Int, clients: Int, bytes: Int, chunk: Int) throws {
