@@ -277,6 +277,11 @@ int32_t spool_getpid(void) { return (int32_t)getpid(); }
 
 void spool_set_timerslack_ns(uint64_t ns) { (void)prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0); }
 
+int spool_set_sched_batch(int on) {
+    struct sched_param p = { .sched_priority = 0 };
+    return sched_setscheduler(0, on ? SCHED_BATCH : SCHED_OTHER, &p) == 0 ? 0 : errno;
+}
+
 int32_t spool_ncpu(void) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {

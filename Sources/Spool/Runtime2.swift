@@ -262,6 +262,10 @@ struct Sched: ~Copyable {
     let sysmonRelaxed = Atomic<Bool>(false)
     /// sysmon's passes through its loop (for tests: a sysmon that stopped sleeping shows here).
     let sysmonCycles = Atomic<Int>(0)
+    /// Whether sysmon runs as a SCHED_BATCH thread while it only watches short goroutines of a
+    /// network-bound program (Sysmon.swift, "Batch while watching short work";
+    /// `SPOOL_SYSMONBATCH=0` turns it off).
+    var sysmonBatch = true
     var maxThreads: Int = defaultMaxThreads
     var threadIdleNs: Int64 = defaultThreadIdleNs
     var threadFloor: Int = 0

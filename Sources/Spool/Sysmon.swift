@@ -74,6 +74,21 @@
 // `runnext` (RunQueue.swift), measured no different with a 1 ns slack on every M (echo at 16
 // connections, 12 rounds: 1.00).
 //
+// "Batch while watching short work" (Spool's own): while more goroutines wait on the network
+// than there are Ps, no P is in a syscall, and no goroutine now running has run for a tenth of
+// the quantum, sysmon's thread is SCHED_BATCH (decided after each tick's `retake`; one
+// `sched_setscheduler` per change). The kernel then lets its wakeups preempt nobody: a tick
+// runs when its CPU next switches, which under network load is microseconds away, instead
+// of interrupting the M or the peer that holds the CPU. As soon as a stint passes a tenth of
+// the quantum, a syscall appears or the waiters drop, it is an ordinary thread again, so
+// preemption, syscall handoff and a one-connection server's "Exact ticks" keep their timing
+// (a batch thread waits for the kernel's tick, 4 ms here, whenever the CPUs stay busy).
+// Measured (BENCHMARKS.md, echo, fresh server per run, against the same binary with it off):
+// 16 connections +5.3% (won all 16 rounds; p99 0.56 against 0.76 ms), 64 +2.0%, one
+// connection and `MixedLoad` unchanged. Always SCHED_BATCH measured +3-7% at 16 connections but took a one-connection
+// echo from 44k to 16k req/s and `MixedLoad`'s shared-mode echo p99 from 54 to 80-88 ms.
+// `SPOOL_SYSMONBATCH=0` turns it off.
+//
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
 // and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
 // and woken; `stopm` then returns false and the M leaves through `mexit` (ThreadExit). Ms are
@@ -125,6 +140,7 @@ let defaultThreadIdleNs: Int64 = 1_000_000_000
 nonisolated(unsafe) var testThreadIdleMs: Int? = nil
 nonisolated(unsafe) var testMaxThreads: Int? = nil
 nonisolated(unsafe) var testSysmonKeepWarm: Bool? = nil
+nonisolated(unsafe) var testSysmonBatch: Bool? = nil
 
 /// Reads the thread settings into a new instance. Context: `Runtime.run`, before any M starts.
 func sysmonConfigure(_ s: SchedPtr) {
@@ -133,6 +149,7 @@ func sysmonConfigure(_ s: SchedPtr) {
     s.pointee.threadIdleNs = Int64(max(idleMs, 0)) * 1_000_000
     s.pointee.threadFloor = s.pointee.procs + 4
     s.pointee.sysmonKeepWarm = testSysmonKeepWarm ?? (spool_ncpu() > 1)
+    s.pointee.sysmonBatch = testSysmonBatch ?? (envString("SPOOL_SYSMONBATCH") != "0")
 }
 
 /// Stops the process if one more M would exceed the thread cap. Mirrors Go's `checkmcount`.
@@ -211,6 +228,7 @@ func sysmon(_ mp: MPtr) {
     var lastReclaim = spool_nanotime()
     var capNs = Int64.max
     var quietTicks = 0
+    var batch = false
     while true {
         if idle == 0 {
             delayNs = 20_000
@@ -271,6 +289,21 @@ func sysmon(_ mp: MPtr) {
         let everyPBusy = s.pointee.npidle.load(ordering: .relaxed) == 0
         quietTicks = sawSyscall || !everyPBusy ? 0 : quietTicks + 1
         capNs = nextDue == Int64.max ? Int64.max : max(min(nextDue - now, s.pointee.quantumNs / 10), 20_000)
+        // "Batch while watching short work". The longest stint now running began at
+        // nextDue - quantum (earlier still if a due timer lowered nextDue: then it counts as long).
+        let longest = nextDue == Int64.max ? 0 : now + s.pointee.quantumNs - nextDue
+        let wantBatch = s.pointee.sysmonBatch && !sawSyscall && longest < s.pointee.quantumNs / 10
+            && netpollWaiters.load(ordering: .relaxed) > s.pointee.procs
+        if wantBatch != batch {
+            // A sandbox that refuses the call turns the feature off for the run rather than
+            // retrying it every tick.
+            if spool_set_sched_batch(wantBatch ? 1 : 0) == 0 {
+                batch = wantBatch
+            } else {
+                s.pointee.sysmonBatch = false
+                batch = false
+            }
+        }
         sysmonPollNetwork(s, now)
         if now - lastReclaim >= 10_000_000 {
             lastReclaim = now

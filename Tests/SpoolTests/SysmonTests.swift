@@ -230,6 +230,61 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
         #expect(seen[0] <= 4 * seen[1] + 20, "sysmon passes over 300 short sleeps in \(seen[1]) ms: \(seen[0])")
     }
 
+    /// "Batch while watching short work": with more goroutines waiting on the network than Ps
+    /// and nothing running long, sysmon's thread, and only it, becomes SCHED_BATCH; a goroutine
+    /// computing without runtime calls puts it back to SCHED_OTHER well before the quantum
+    /// ends; with `SPOOL_SYSMONBATCH=0` no thread is ever SCHED_BATCH. Read from /proc.
+    @Test(arguments: [true, false])
+    func sysmonIsABatchThreadWhileWatchingShortWork(on: Bool) throws {
+        // [0]: most batch threads seen at once while the network waits; [1]: polls during the
+        // computation that saw no batch thread; [2]: batch threads seen at all.
+        let seen = Counters(3)
+        try runtimeTestLock.withLock { _ in
+            testSysmonBatch = on
+            defer { testSysmonBatch = nil }
+            try Runtime.run(maxProcs: 2, runqCapacity: nil) {
+                let ln = try TCPListener(port: 0)
+                serveEcho(ln)
+                // Four echo goroutines and the acceptor wait on the network: 5 > 2 Ps.
+                let conns = try (0..<4).map { _ in try TCPConnection.connect(host: "127.0.0.1", port: ln.port) }
+                // sysmon decides once per tick (every 10 ms at most while all is idle).
+                for _ in 0..<100 {
+                    let n = threadPolicies().filter { $0 == 3 }.count
+                    if n > seen[0] { seen.add(0, n - seen[0]) }
+                    seen.add(2, n)
+                    if n > 0 { break }
+                    Runtime.sleep(for: .milliseconds(5))
+                }
+                // A 60 ms computation with no runtime calls on the other P (async preemption
+                // may move it; it keeps computing): after a tenth of the quantum (1 ms)
+                // sysmon must be an ordinary thread again.
+                let done = Channel<Int>(capacity: 1)
+                go {
+                    let end = spool_nanotime() + 60_000_000
+                    var x: UInt64 = 1
+                    while spool_nanotime() < end { x = x &* 6364136223846793005 &+ 1 }
+                    done.send(Int(truncatingIfNeeded: x & 1))
+                }
+                Runtime.sleep(for: .milliseconds(5))
+                for _ in 0..<30 {
+                    let n = threadPolicies().filter { $0 == 3 }.count
+                    seen.add(2, n)
+                    if n == 0 { seen.add(1) }
+                    Runtime.sleep(for: .milliseconds(1))
+                }
+                _ = done.receive()
+                for c in conns { c.close() }
+                ln.close()
+            }
+        }
+        if on {
+            #expect(seen[0] == 1, "sysmon (only) should be SCHED_BATCH while the network waits")
+            #expect(seen[1] > 0, "sysmon stayed SCHED_BATCH while a goroutine computed")
+        } else {
+            #expect(seen[2] == 0, "no thread may be SCHED_BATCH with SPOOL_SYSMONBATCH=0")
+        }
+    }
+
     /// "Exact ticks": sysmon's thread, and only it, runs with a 1 ns timer slack (the
     /// kernel's default, 50 µs, would stretch each 20 µs tick to about 70 µs). Read from
     /// /proc while a run is active.
@@ -250,6 +305,24 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
         #expect(values.contains(1), "thread timer slacks during a run: \(values)")
         #expect(own[0] > 1, "a goroutine's M has the default slack: \(own[0])")
     }
+}
+
+/// The scheduling policy of each thread of this process (/proc/self/task/TID/stat, field 41:
+/// 0 SCHED_OTHER, 3 SCHED_BATCH).
+private func threadPolicies() -> [Int] {
+    var policies: [Int] = []
+    guard let dir = opendir("/proc/self/task") else { return [] }
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name.first?.isNumber == true,
+              let text = try? String(contentsOfFile: "/proc/self/task/\(name)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { continue }
+        // Fields after the parenthesized command name start at field 3.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        if fields.count > 38, let policy = Int(fields[38]) { policies.append(policy) }
+    }
+    closedir(dir)
+    return policies
 }
 
 /// The timer slack of each thread of this process, in ns.

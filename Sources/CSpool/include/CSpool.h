@@ -167,6 +167,9 @@ int32_t spool_gettid(void);
 /// Sets the calling thread's timer slack (prctl PR_SET_TIMERSLACK).
 void spool_set_timerslack_ns(uint64_t ns);
 
+/// Moves the calling thread to SCHED_BATCH (`on`) or back to SCHED_OTHER; 0 or an errno.
+int spool_set_sched_batch(int on);
+
 /// CPUs this process may run on (sched_getaffinity), as Go's getproccount.
 int32_t spool_ncpu(void);
 
