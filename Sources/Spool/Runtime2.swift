@@ -266,6 +266,8 @@ struct Sched: ~Copyable {
     /// network-bound program (Sysmon.swift, "Batch while watching short work";
     /// `SPOOL_SYSMONBATCH=0` turns it off).
     var sysmonBatch = true
+    /// sysmon's thread id, once it runs (for tests).
+    let sysmonTid = Atomic<Int32>(0)
     var maxThreads: Int = defaultMaxThreads
     var threadIdleNs: Int64 = defaultThreadIdleNs
     var threadFloor: Int = 0

@@ -220,6 +220,7 @@ func sysmon(_ mp: MPtr) {
     // "Exact ticks": without this the kernel's default 50 µs timer slack stretches each
     // 20 µs tick to about 70 µs.
     spool_set_timerslack_ns(1)
+    s.pointee.sysmonTid.store(spool_gettid(), ordering: .relaxed)
     let ticks = UnsafeMutablePointer<SysmonTick>.allocate(capacity: s.pointee.procs)
     ticks.initialize(repeating: SysmonTick(), count: s.pointee.procs)
     defer { ticks.deallocate() }

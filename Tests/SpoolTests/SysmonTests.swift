@@ -231,28 +231,30 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
     }
 
     /// "Batch while watching short work": with more goroutines waiting on the network than Ps
-    /// and nothing running long, sysmon's thread, and only it, becomes SCHED_BATCH; a goroutine
-    /// computing without runtime calls puts it back to SCHED_OTHER well before the quantum
-    /// ends; with `SPOOL_SYSMONBATCH=0` no thread is ever SCHED_BATCH. Read from /proc.
+    /// and nothing running long, sysmon's thread becomes SCHED_BATCH; a goroutine computing
+    /// without runtime calls puts it back to SCHED_OTHER well before the quantum ends; with
+    /// `SPOOL_SYSMONBATCH=0` it never is. Read from /proc for this run's sysmon (a sysmon of an
+    /// earlier run may still be on its way out).
     @Test(arguments: [true, false])
     func sysmonIsABatchThreadWhileWatchingShortWork(on: Bool) throws {
-        // [0]: most batch threads seen at once while the network waits; [1]: polls during the
-        // computation that saw no batch thread; [2]: batch threads seen at all.
+        // [0]: polls that saw sysmon SCHED_BATCH while the network waited; [1]: polls during
+        // the computation that saw it SCHED_OTHER; [2]: polls that saw it SCHED_BATCH at all.
         let seen = Counters(3)
         try runtimeTestLock.withLock { _ in
             testSysmonBatch = on
             defer { testSysmonBatch = nil }
             try Runtime.run(maxProcs: 2, runqCapacity: nil) {
+                let s = currentSched!
+                while s.pointee.sysmonTid.load(ordering: .relaxed) == 0 { Runtime.sleep(for: .milliseconds(1)) }
+                let tid = s.pointee.sysmonTid.load(ordering: .relaxed)
                 let ln = try TCPListener(port: 0)
                 serveEcho(ln)
                 // Four echo goroutines and the acceptor wait on the network: 5 > 2 Ps.
                 let conns = try (0..<4).map { _ in try TCPConnection.connect(host: "127.0.0.1", port: ln.port) }
                 // sysmon decides once per tick (every 10 ms at most while all is idle).
                 for _ in 0..<100 {
-                    let n = threadPolicies().filter { $0 == 3 }.count
-                    if n > seen[0] { seen.add(0, n - seen[0]) }
-                    seen.add(2, n)
-                    if n > 0 { break }
+                    let batch = threadPolicy(tid) == 3
+                    if batch { seen.add(0); seen.add(2); break }
                     Runtime.sleep(for: .milliseconds(5))
                 }
                 // A 60 ms computation with no runtime calls on the other P (async preemption
@@ -267,9 +269,9 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
                 }
                 Runtime.sleep(for: .milliseconds(5))
                 for _ in 0..<30 {
-                    let n = threadPolicies().filter { $0 == 3 }.count
-                    seen.add(2, n)
-                    if n == 0 { seen.add(1) }
+                    let policy = threadPolicy(tid)
+                    if policy == 3 { seen.add(2) }
+                    if policy == 0 { seen.add(1) }
                     Runtime.sleep(for: .milliseconds(1))
                 }
                 _ = done.receive()
@@ -278,10 +280,10 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
             }
         }
         if on {
-            #expect(seen[0] == 1, "sysmon (only) should be SCHED_BATCH while the network waits")
+            #expect(seen[0] == 1, "sysmon should be SCHED_BATCH while the network waits")
             #expect(seen[1] > 0, "sysmon stayed SCHED_BATCH while a goroutine computed")
         } else {
-            #expect(seen[2] == 0, "no thread may be SCHED_BATCH with SPOOL_SYSMONBATCH=0")
+            #expect(seen[2] == 0, "sysmon may not be SCHED_BATCH with SPOOL_SYSMONBATCH=0")
         }
     }
 
@@ -307,22 +309,14 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
     }
 }
 
-/// The scheduling policy of each thread of this process (/proc/self/task/TID/stat, field 41:
-/// 0 SCHED_OTHER, 3 SCHED_BATCH).
-private func threadPolicies() -> [Int] {
-    var policies: [Int] = []
-    guard let dir = opendir("/proc/self/task") else { return [] }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard name.first?.isNumber == true,
-              let text = try? String(contentsOfFile: "/proc/self/task/\(name)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { continue }
-        // Fields after the parenthesized command name start at field 3.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        if fields.count > 38, let policy = Int(fields[38]) { policies.append(policy) }
-    }
-    closedir(dir)
-    return policies
+/// The scheduling policy of thread `tid` of this process (/proc/self/task/TID/stat, field 41:
+/// 0 SCHED_OTHER, 3 SCHED_BATCH), or nil if it cannot be read.
+private func threadPolicy(_ tid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return nil }
+    // Fields after the parenthesized command name start at field 3.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    return fields.count > 38 ? Int(fields[38]) : nil
 }
 
 /// The timer slack of each thread of this process, in ns.
