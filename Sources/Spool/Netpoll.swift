@@ -625,12 +625,17 @@ func netpollFindRunnable(_ mp: MPtr, _ pp: PPtr) -> GPtr? {
     if !netpollInited.load(ordering: .acquiring) { return nil }
     if netpollWaiters.load(ordering: .relaxed) <= 0 { return nil }
     if netpollLastPoll.load(ordering: .relaxed) == 0 { return nil }
+    guard var list = netpollNonBlocking(), !list.isEmpty else { return nil }
+    return netpollInject(mp.pointee.sched, pp, &list, takeFirst: true)
+}
+
+/// A non-blocking poll, unless another M is running one (then nil). Context: g0.
+func netpollNonBlocking() -> NetpollList? {
     // acquiring/releasing: one non-blocking poller at a time (kernel contention).
     if netpollPolling.exchange(true, ordering: .acquiring) { return nil }
-    var list = netpoll(0)
+    let list = netpoll(0)
     netpollPolling.store(false, ordering: .releasing)
-    if list.isEmpty { return nil }
-    return netpollInject(mp.pointee.sched, pp, &list, takeFirst: true)
+    return list
 }
 
 /// The blocking poll of an M that found nothing to run and gave up its P: blocks in epoll_wait
@@ -654,11 +659,8 @@ func netpollBlockIdle(_ mp: MPtr) -> NetpollIdleOutcome {
         && netpollLastPoll.load(ordering: .relaxed) != 0 {
         netpollYields.wrappingAdd(1, ordering: .relaxed)
         spool_osyield()
-        // acquiring/releasing: as netpollFindRunnable (one non-blocking poller at a time).
-        if !s.pointee.exiting.load(ordering: .acquiring) && !netpollPolling.exchange(true, ordering: .acquiring) {
-            var list = netpoll(0)
-            netpollPolling.store(false, ordering: .releasing)
-            if !list.isEmpty { return netpollRunFound(mp, &list) }
+        if !s.pointee.exiting.load(ordering: .acquiring), var list = netpollNonBlocking(), !list.isEmpty {
+            return netpollRunFound(mp, &list)
         }
     }
     // sequentiallyConsistent: partner of netpollBreakIfLater's load ("One poller"), ordered

@@ -85,9 +85,9 @@
 // (a batch thread waits for the kernel's tick, 4 ms here, whenever the CPUs stay busy).
 // Measured (BENCHMARKS.md, echo, fresh server per run, against the same binary with it off):
 // 16 connections +5.3% (won all 16 rounds; p99 0.56 against 0.76 ms), 64 +2.0%, one
-// connection and `MixedLoad` unchanged. Always SCHED_BATCH measured +3-7% at 16 connections but took a one-connection
-// echo from 44k to 16k req/s and `MixedLoad`'s shared-mode echo p99 from 54 to 80-88 ms.
-// `SPOOL_SYSMONBATCH=0` turns it off.
+// connection and `MixedLoad` unchanged. Always SCHED_BATCH measured +3-7% at 16 connections
+// but took a one-connection echo from 44k to 16k req/s and `MixedLoad`'s shared-mode echo p99
+// from 54 to 80-88 ms. `SPOOL_SYSMONBATCH=0` turns it off.
 //
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
 // and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
