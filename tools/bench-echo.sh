@@ -11,7 +11,11 @@
 # drifts in phases of several seconds (at one connection every server, Go included, runs
 # at either about 10-15k or 25-40k req/s for a whole run), so the summary also gives the
 # median of per-round ratios: the three runs of a round are back to back and mostly share a
-# phase, which a ratio of medians taken over different rounds does not.
+# phase, which a ratio of medians taken over different rounds does not. Last, the pooled
+# figures: each server's throughput over all its runs (their mean req/s: what a client got
+# in the time it was served, whatever the phases) and the p50/p99 of all its round trips
+# together (echoload -lat). At one connection the phases make the rounds bimodal and the
+# medians follow whichever phase held most rounds; the pooled figures weigh both phases.
 #
 # Usage: [PIN=same|split] tools/bench-echo.sh [seconds-per-run] [rounds]   (defaults 5 and 3)
 # PIN makes the one-connection mode deterministic: `same` runs the servers and the load
@@ -55,7 +59,7 @@ start_server() { # name port command... ; sets $server_pid
 measure() { # name pid port conns
     local name=$1 pid=$2 port=$3 c=$4 before after out reqs
     before=$(cpu_ticks "$pid")
-    out=$("${load_cpus[@]}" "$work/goload" -addr "127.0.0.1:$port" -c "$c" -d "${secs}s")
+    out=$("${load_cpus[@]}" "$work/goload" -addr "127.0.0.1:$port" -c "$c" -d "${secs}s" -lat "$work/lat.$name.$c")
     after=$(cpu_ticks "$pid")
     reqs=$(echo "$out" | sed 's/.*req\/s=\([0-9]*\).*/\1/')
     awk -v n="$name" -v o="$out" -v t=$((after - before)) -v hz="$hz" -v r="$reqs" -v s="$secs" \
@@ -114,3 +118,22 @@ awk '
                 median(pr[c, "r"]), median(pr[c, "p99"]), median(pr[c, "cpu"])
         }
     }' "$work/raw"
+
+echo
+echo "pooled over all $rounds rounds (throughput: mean req/s; latency: every round trip):"
+printf "%-5s %-14s %9s %9s %9s\n" conns server req/s p50_us p99_us
+for c in 1 16 64; do
+    for n in spool go spool-traced; do
+        mean=$(awk -v n="$n" -v c="c=$c" '$1 == n && $2 == c { split($3, kv, "="); t += kv[2]; k++ } END { printf "%.0f", t / k }' "$work/raw")
+        # The histogram's lines are "microseconds count"; sorted by microseconds, the
+        # percentiles are where the running count passes 50% and 99% of the total.
+        pct=$(sort -n "$work/lat.$n.$c" | awk '{ us[NR] = $1; cnt[NR] = $2; total += $2 }
+            END { run = 0; p50 = ""; for (i = 1; i <= NR; i++) { run += cnt[i]
+                      if (p50 == "" && run >= 0.5 * total) p50 = us[i]
+                      if (run >= 0.99 * total) { printf "%s %s", p50, us[i]; exit } } }')
+        printf "%-5s %-14s %9s %9s %9s\n" "$c" "$n" "$mean" $pct
+        echo "$c $n $mean $pct" >>"$work/pooled"
+    done
+    awk -v c="$c" '$1 == c { r[$2] = $3; p99[$2] = $5 }
+        END { printf "      spool/go throughput %.2f, p99 %.2f\n", r["spool"] / r["go"], p99["spool"] / p99["go"] }' "$work/pooled"
+done
