@@ -72,7 +72,9 @@ public enum RuntimeError: Error, CustomStringConvertible {
 /// `SPOOL_THREAD_IDLE_MS` (idle threads beyond maxProcs + 4 exit after this long, default
 /// 1000; Go keeps them forever), `SPOOL_POLLYIELD=0` (an M about to block in the network
 /// poller no longer yields its thread once first), `SPOOL_SYSMONBATCH=0` (sysmon never runs as
-/// a SCHED_BATCH thread). Calls that block a thread go through `Runtime.blocking`.
+/// a SCHED_BATCH thread), `SPOOL_PACEDTHREADS=0` (a syscall's P is taken for a new thread
+/// after one tick however many threads are already blocked). Calls that block a thread go
+/// through `Runtime.blocking`.
 public enum Runtime {
     /// Runs `body` as the main goroutine on a fresh runtime with `maxProcs` Ps (default:
     /// `SPOOL_MAXPROCS`, else the CPU count), and returns when it returns, rethrowing its

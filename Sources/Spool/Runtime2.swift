@@ -266,6 +266,11 @@ struct Sched: ~Copyable {
     /// network-bound program (Sysmon.swift, "Batch while watching short work";
     /// `SPOOL_SYSMONBATCH=0` turns it off).
     var sysmonBatch = true
+    /// Whether a handoff that needs a new thread waits longer the more Ms are blocked in calls
+    /// (Sysmon.swift, "Paced thread growth"; `SPOOL_PACEDTHREADS=0` turns it off), and after
+    /// how many blocked Ms per P each further tick of waiting is added.
+    var pacedThreads = true
+    var blockedPerPBeforePacing = defaultBlockedPerPBeforePacing
     /// sysmon's thread id, once it runs (for tests).
     let sysmonTid = Atomic<Int32>(0)
     var maxThreads: Int = defaultMaxThreads

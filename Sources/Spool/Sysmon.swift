@@ -89,6 +89,22 @@
 // but took a one-connection echo from 44k to 16k req/s and `MixedLoad`'s shared-mode echo p99
 // from 54 to 80-88 ms. `SPOOL_SYSMONBATCH=0` turns it off.
 //
+// "Paced thread growth" (Spool's own): a P taken from a syscall goes to an idle M if there is
+// one; otherwise a thread is created for it (`newm`, on sysmon's thread). Once more than
+// `blockedPerPBeforePacing` (16) Ms per P are blocked in calls, such a handoff waits one more
+// tick for every further 16 per P (`pacedHandoffAge`, counted from when sysmon first saw the
+// syscall; handoffs to idle Ms never wait). Below that, nothing changes: a syscall loses its P
+// after one tick, as in Go. In a storm (more goroutines entering blocking calls than threads
+// can usefully serve) the thread count then grows like the square root of time rather than
+// linearly, and once the first calls return their threads take the next goroutines: the storm
+// trades some completion time for threads. Go's sysmon has no such rule; its pace comes from
+// its 20 µs sleep stretched to about 70 µs by the timer slack, which "Exact ticks" removed
+// from Spool's. Measured (BENCHMARKS.md, `examples/BlockingStorm`: 1000 goroutines each in a
+// 100 ms blocking sleep, maxProcs 2): peak 671-704 threads, the last call returning at
+// 227-237 ms, against Go's 893-922 and 210-214 ms; without the rule (`SPOOL_PACEDTHREADS=0`)
+// every goroutine gets a thread (peak 1002) and the last call returns at 170 ms. With 1 or 4
+// blocked Ms per P the peaks were 266 and 433, at 510 and 331 ms.
+//
 // Invariant "Idle threads exit": an M parked in `sched.midle` for longer than the idle time,
 // and not the timer waiter, is removed from the idle list under sched.lock, marked `reclaim`
 // and woken; `stopm` then returns false and the M leaves through `mexit` (ThreadExit). Ms are
@@ -141,6 +157,12 @@ nonisolated(unsafe) var testThreadIdleMs: Int? = nil
 nonisolated(unsafe) var testMaxThreads: Int? = nil
 nonisolated(unsafe) var testSysmonKeepWarm: Bool? = nil
 nonisolated(unsafe) var testSysmonBatch: Bool? = nil
+nonisolated(unsafe) var testPacedThreads: Bool? = nil
+nonisolated(unsafe) var testBlockedPerPBeforePacing: Int? = nil
+
+/// Ms blocked in calls per P up to which a syscall's P is taken after one tick ("Paced thread
+/// growth").
+let defaultBlockedPerPBeforePacing = 16
 
 /// Reads the thread settings into a new instance. Context: `Runtime.run`, before any M starts.
 func sysmonConfigure(_ s: SchedPtr) {
@@ -150,6 +172,15 @@ func sysmonConfigure(_ s: SchedPtr) {
     s.pointee.threadFloor = s.pointee.procs + 4
     s.pointee.sysmonKeepWarm = testSysmonKeepWarm ?? (spool_ncpu() > 1)
     s.pointee.sysmonBatch = testSysmonBatch ?? (envString("SPOOL_SYSMONBATCH") != "0")
+    s.pointee.pacedThreads = testPacedThreads ?? (envString("SPOOL_PACEDTHREADS") != "0")
+    s.pointee.blockedPerPBeforePacing = max(1, testBlockedPerPBeforePacing ?? defaultBlockedPerPBeforePacing)
+}
+
+/// How long a syscall must have lasted, as sysmon saw it, before its P is taken for a new
+/// thread while `blocked` Ms are already blocked in calls ("Paced thread growth"): one tick,
+/// plus one more for every further `perP` blocked Ms per P. Context: any (pure).
+func pacedHandoffAge(blocked: Int, procs: Int, perP: Int, tickNs: Int64) -> Int64 {
+    tickNs * Int64(max(1, blocked / max(1, perP * procs)))
 }
 
 /// Stops the process if one more M would exceed the thread cap. Mirrors Go's `checkmcount`.
@@ -190,6 +221,9 @@ private let sysmonEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMuta
     return nil
 }
 
+/// sysmon's tick while there is work (Go's 20 µs).
+let sysmonTickNs: Int64 = 20_000
+
 /// Ticks without a syscall after which sysmon relaxes ("Relaxed ticks").
 let relaxAfterTicks = 5
 
@@ -225,14 +259,14 @@ func sysmon(_ mp: MPtr) {
     ticks.initialize(repeating: SysmonTick(), count: s.pointee.procs)
     defer { ticks.deallocate() }
     var idle = 0
-    var delayNs: Int64 = 20_000
+    var delayNs = sysmonTickNs
     var lastReclaim = spool_nanotime()
     var capNs = Int64.max
     var quietTicks = 0
     var batch = false
     while true {
         if idle == 0 {
-            delayNs = 20_000
+            delayNs = sysmonTickNs
         } else if idle > 50 {
             delayNs *= 2
         }
@@ -241,7 +275,7 @@ func sysmon(_ mp: MPtr) {
         // (applied after the backoff, which would otherwise double it).
         if delayNs > capNs { delayNs = capNs }
         // "Relaxed ticks": no syscall for a few ticks, so only the quantum needs watching.
-        let relaxedNs = min(capNs, max(s.pointee.quantumNs / 10, 20_000), 10_000_000)
+        let relaxedNs = min(capNs, max(s.pointee.quantumNs / 10, sysmonTickNs), 10_000_000)
         let relaxed = quietTicks >= relaxAfterTicks && delayNs < relaxedNs
         if relaxed { delayNs = relaxedNs }
         // acquiring: pairs with mainDone's releasing store.
@@ -260,7 +294,7 @@ func sysmon(_ mp: MPtr) {
             }
             s.pointee.sysmonWait.store(false, ordering: .sequentiallyConsistent)
             s.pointee.sysmonRelaxed.store(false, ordering: .relaxed)
-        } else if delayNs > 20_000 {
+        } else if delayNs > sysmonTickNs {
             // Relaxed or backed off: a syscall that starts meanwhile wakes us.
             s.pointee.sysmonRelaxed.store(true, ordering: .relaxed)
             woken = s.pointee.sysmonNote.sleep(timeoutNs: delayNs)
@@ -270,7 +304,7 @@ func sysmon(_ mp: MPtr) {
         }
         if woken {
             idle = 0
-            delayNs = 20_000
+            delayNs = sysmonTickNs
             quietTicks = 0
         }
         if s.pointee.exiting.load(ordering: .acquiring) { return }
@@ -289,7 +323,7 @@ func sysmon(_ mp: MPtr) {
         // relaxed: a hint, read once per tick.
         let everyPBusy = s.pointee.npidle.load(ordering: .relaxed) == 0
         quietTicks = sawSyscall || !everyPBusy ? 0 : quietTicks + 1
-        capNs = nextDue == Int64.max ? Int64.max : max(min(nextDue - now, s.pointee.quantumNs / 10), 20_000)
+        capNs = nextDue == Int64.max ? Int64.max : max(min(nextDue - now, s.pointee.quantumNs / 10), sysmonTickNs)
         // "Batch while watching short work". The longest stint now running began at
         // nextDue - quantum (earlier still if a due timer lowered nextDue: then it counts as long).
         let longest = nextDue == Int64.max ? 0 : now + s.pointee.quantumNs - nextDue
@@ -315,7 +349,8 @@ func sysmon(_ mp: MPtr) {
 
 /// Takes Ps that have been in one syscall for at least a tick and hands them off, and asks Gs
 /// that have run for the quantum to stop. Returns how many Ps it took or preempted; lowers
-/// `nextDue` to the earliest time a running G's quantum ends. Mirrors Go's `retake`.
+/// `nextDue` to the earliest time a running G's quantum ends or a paced handoff falls due.
+/// Mirrors Go's `retake`.
 /// Context: sysmon.
 func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<SysmonTick>, _ now: Int64,
             _ nextDue: inout Int64, _ sawSyscall: inout Bool) -> Int {
@@ -374,6 +409,19 @@ func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<Sysmon
             && ticks[i].syscallwhen + 10_000_000 > now {
             continue
         }
+        // "Paced thread growth": with many Ms already blocked, a handoff that must create a
+        // thread waits longer (the lock only once the count says so).
+        if s.pointee.pacedThreads {
+            // relaxed: an estimate (Ms holding a P and sysmon are not blocked in calls).
+            let blocked = s.pointee.mcount.load(ordering: .relaxed) - 1 - s.pointee.procs
+            let due = ticks[i].syscallwhen + pacedHandoffAge(
+                blocked: blocked, procs: s.pointee.procs, perP: s.pointee.blockedPerPBeforePacing,
+                tickNs: sysmonTickNs)
+            if now < due && !hasIdleM(s) {
+                nextDue = min(nextDue, due)
+                continue
+            }
+        }
         // "One CAS decides". acquiringAndReleasing: acquiring pairs with entersyscall's
         // releasing store (the P's trace buffer and caches become ours); releasing pairs with
         // the acquiring loads of a losing exitsyscall.
@@ -388,6 +436,14 @@ func retake(_ s: SchedPtr, _ sysmonM: MPtr, _ ticks: UnsafeMutablePointer<Sysmon
         n += 1
     }
     return n
+}
+
+/// Whether an idle M could take a P without creating a thread. Context: any, not holding
+/// sched.lock.
+func hasIdleM(_ s: SchedPtr) -> Bool {
+    s.pointee.lock.lock()
+    defer { s.pointee.lock.unlock() }
+    return s.pointee.midle != nil
 }
 
 /// Tells Ms parked longer than the idle time to exit, down to the floor ("Idle threads exit").

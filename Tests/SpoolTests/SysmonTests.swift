@@ -129,6 +129,71 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
         #expect((0..<n).allSatisfy { runs[$0] == 1 })
     }
 
+    /// "Paced thread growth": one tick up to 16 blocked Ms per P, one more for every further 16.
+    @Test func pacedHandoffAgeGrowsWithBlockedThreads() {
+        let tick: Int64 = 20_000
+        #expect(pacedHandoffAge(blocked: -3, procs: 2, perP: 16, tickNs: tick) == tick)
+        #expect(pacedHandoffAge(blocked: 0, procs: 2, perP: 16, tickNs: tick) == tick)
+        #expect(pacedHandoffAge(blocked: 63, procs: 2, perP: 16, tickNs: tick) == tick)
+        #expect(pacedHandoffAge(blocked: 64, procs: 2, perP: 16, tickNs: tick) == 2 * tick)
+        #expect(pacedHandoffAge(blocked: 640, procs: 2, perP: 16, tickNs: tick) == 20 * tick)
+        #expect(pacedHandoffAge(blocked: 640, procs: 8, perP: 16, tickNs: tick) == 5 * tick)
+        #expect(pacedHandoffAge(blocked: 10, procs: 2, perP: 1, tickNs: tick) == 5 * tick)
+    }
+
+    /// "Paced thread growth", with pacing after one blocked M per P (test hook): b blocked Ms
+    /// take each P's handoffs about b/2 ticks of 20 µs apart, so reaching b takes at least
+    /// 2.5 µs × b² with 2 Ps, and t µs into a storm at most about sqrt(t / 2.5) Ms are blocked.
+    /// A sampler thread outside the runtime checks the count against that bound during the
+    /// first 150 ms (a slow machine only lowers the count). Unpaced, the same storm gives every
+    /// goroutine its thread before the first call returns, far above the bound.
+    @Test(arguments: [true, false])
+    func stormThreadGrowthIsPaced(paced: Bool) throws {
+        let procs = 2
+        let n = 400
+        // 0: samples, 1: samples above the bound, 2: peak, 3: sampler finished.
+        let seen = Counters(4)
+        try runtimeTestLock.withLock { _ in
+            testPacedThreads = paced
+            testBlockedPerPBeforePacing = 1
+            defer { testPacedThreads = nil; testBlockedPerPBeforePacing = nil }
+            try Runtime.run(maxProcs: procs, runqCapacity: nil) {
+                let t0 = spool_nanotime()
+                let sampler = Thread {
+                    while true {
+                        let us = Double(spool_nanotime() - t0) / 1000
+                        if us > 150_000 { break }
+                        let threads = Runtime.threadCount
+                        // Blocked Ms plus those holding a P, sysmon, and slack for the estimate.
+                        let bound = Int((us / 2.5).squareRoot() * 1.1) + 2 * procs + 8
+                        seen.add(0)
+                        if threads > bound { seen.add(1) }
+                        if threads > seen[2] { seen.add(2, threads - seen[2]) }
+                        usleep(1000)
+                    }
+                    seen.add(3)
+                }
+                sampler.start()
+                let wg = WaitGroup()
+                wg.add(n)
+                for _ in 0..<n {
+                    go {
+                        Runtime.blockingSleep(for: .milliseconds(500))
+                        wg.done()
+                    }
+                }
+                wg.wait()
+                while seen[3] == 0 { Runtime.sleep(for: .milliseconds(1)) }
+            }
+        }
+        #expect(seen[0] > 10)
+        if paced {
+            #expect(seen[1] == 0, "\(seen[1]) of \(seen[0]) samples above the bound, peak \(seen[2])")
+        } else {
+            #expect(seen[2] > n / 2, "peak \(seen[2]) in the first 150 ms")
+        }
+    }
+
     /// While every P is idle, sysmon sleeps until a P is taken (at most 10 ms at a time), and
     /// a P taken later wakes it: a spinner started after 300 idle ms is still preempted, and
     /// the idle stretch costs sysmon a few dozen passes, not a busy loop (a wakeup left set
