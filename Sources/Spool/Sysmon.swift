@@ -31,7 +31,12 @@
 // Measured effect (BENCHMARKS.md, echo at 1 connection on this KVM machine): a request that
 // finds every P idle now also wakes sysmon on the other vCPU, as in Go; without it, Spool's
 // single busy thread went to sleep between requests and every cross-vCPU wakeup paid the
-// hypervisor's halt exit (2.5-6.7k req/s against Go's 29-31k; with it 30-37k).
+// hypervisor's halt exit (2.5-6.7k req/s against Go's 29-31k; with it 30-37k). Measured
+// later (BENCHMARKS.md, "where the two modes come from"): on a loopback echo the gain comes
+// mostly through the kernel's placement. sysmon's CPU time keeps the machine busy enough that
+// the kernel runs the M and the load generator on one vCPU. In rounds where it does not,
+// the wakeup costs about 15 µs of CPU a request, and Spool is about 0.9-1.0 of Go (1.05-1.08
+// without the wakeup, but then never in the fast placement).
 //
 // "One CPU" (Spool's own): the wakeup above pays off only through the other vCPU. When the
 // process may run on a single CPU (its affinity mask, `spool_ncpu`), sysmon's wakeup lands on
