@@ -9,7 +9,9 @@
 # rotates from round to round (the machine's noise drifts over a run), and a summary of the
 # medians with the ratios the goals are about follows the raw lines. The machine's state
 # drifts in phases of several seconds (at one connection every server, Go included, runs
-# at either about 10-15k or 25-40k req/s for a whole run), so the summary also gives the
+# at either about 15k or 30-50k req/s for a whole run: the kernel puts the server's thread and
+# the load generator on different vCPUs or on one, depending on how busy the machine is;
+# BENCHMARKS.md, "where the two modes come from"), so the summary also gives the
 # median of per-round ratios: the three runs of a round are back to back and mostly share a
 # phase, which a ratio of medians taken over different rounds does not. Last, the pooled
 # figures: each server's throughput over all its runs (their mean req/s: what a client got
