@@ -22,6 +22,20 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
     }
 }
 
+/// Starts `n` goroutines that each make one blocking sleep of `d`; the group is done when all
+/// have returned. Context: a goroutine.
+func goBlockingSleepers(_ n: Int, _ d: Duration) -> WaitGroup {
+    let wg = WaitGroup()
+    wg.add(n)
+    for _ in 0..<n {
+        go {
+            Runtime.blockingSleep(for: d)
+            wg.done()
+        }
+    }
+    return wg
+}
+
 @Suite struct SysmonTests {
     @Test func burstRaisesThreadsAndIdleOnesExit() throws {
         let procs = 2
@@ -36,14 +50,7 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
             defer { Runtime.stopTrace() }
             try Runtime.run(maxProcs: procs, runqCapacity: nil) {
                 seen.add(2, Runtime.threadCount)
-                let wg = WaitGroup()
-                wg.add(n)
-                for _ in 0..<n {
-                    go {
-                        Runtime.blockingSleep(for: .milliseconds(100))
-                        wg.done()
-                    }
-                }
+                let wg = goBlockingSleepers(n, .milliseconds(100))
                 let done = Counters(1)
                 go {
                     wg.wait()
@@ -174,14 +181,7 @@ func withThreadIdle<R>(ms: Int, _ body: () throws -> R) rethrows -> R {
                     seen.add(3)
                 }
                 sampler.start()
-                let wg = WaitGroup()
-                wg.add(n)
-                for _ in 0..<n {
-                    go {
-                        Runtime.blockingSleep(for: .milliseconds(500))
-                        wg.done()
-                    }
-                }
+                let wg = goBlockingSleepers(n, .milliseconds(500))
                 wg.wait()
                 while seen[3] == 0 { Runtime.sleep(for: .milliseconds(1)) }
             }
